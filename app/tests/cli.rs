@@ -1,0 +1,100 @@
+//! The `oekaki` command line as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn oekaki(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oekaki")).args(args).output().expect("run oekaki")
+}
+
+fn one_line_error(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure");
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "error must be one line: {err:?}");
+    assert!(err.starts_with("oekaki: error:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn write_png(path: &Path, params: Option<&str>) {
+    let img = image::RgbaImage::from_fn(40, 30, |x, y| image::Rgba([x as u8 * 6, y as u8 * 8, 90, 255]));
+    let text: Vec<(String, String)> = params.map(|p| ("parameters".to_string(), p.to_string())).into_iter().collect();
+    let bytes = oekaki::io::png_text::encode_png_rgba8(40, 30, img.as_raw(), &text).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn export_round_trip_keeps_pixels_and_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("in.png");
+    let params = "1girl, silver hair, smile\nNegative prompt: lowres\nSteps: 28, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 40x30";
+    write_png(&png, Some(params));
+    let ora = dir.path().join("mid.ora");
+    let out = dir.path().join("out.png");
+    assert!(oekaki(&["export", png.to_str().unwrap(), ora.to_str().unwrap()]).status.success());
+    assert!(oekaki(&["export", ora.to_str().unwrap(), out.to_str().unwrap()]).status.success());
+    let (a, b) = (image::open(&png).unwrap().into_rgba8(), image::open(&out).unwrap().into_rgba8());
+    assert_eq!(a, b);
+    let direct = dir.path().join("direct.png");
+    assert!(oekaki(&["export", png.to_str().unwrap(), direct.to_str().unwrap()]).status.success());
+    let info = oekaki(&["info", direct.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains("40×30, 1 layers"), "{text}");
+    assert!(text.contains("prompt: 1girl, silver hair, smile"), "{text}");
+    assert!(text.contains("Sampler: Euler a"), "{text}");
+    for ext in ["jpg", "webp"] {
+        let p = dir.path().join(format!("o.{ext}"));
+        assert!(oekaki(&["export", ora.to_str().unwrap(), p.to_str().unwrap()]).status.success(), "{ext}");
+        assert_eq!(image::image_dimensions(&p).unwrap(), (40, 30));
+    }
+}
+
+#[test]
+fn info_lists_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("a.png");
+    write_png(&png, None);
+    let o = oekaki(&["info", png.to_str().unwrap()]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("layer \"a\" svg:src-over 100% visible offset 0,0 size 40×30"), "{text}");
+}
+
+#[test]
+fn apply_paints_with_json_ops() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("a.png");
+    write_png(&png, None);
+    let ops = dir.path().join("ops.json");
+    std::fs::write(
+        &ops,
+        r#"[{"op": "stroke", "target": {"target": "layer", "layer": 1}, "brush": {"diameter": 6, "hardness": 1},
+             "color": {"r": 1, "g": 1, "b": 1, "a": 1},
+             "samples": [{"x": 2, "y": 15, "pressure": 1}, {"x": 38, "y": 15, "pressure": 1}]}]"#,
+    )
+    .unwrap();
+    let out = dir.path().join("b.png");
+    let o = oekaki(&["apply", png.to_str().unwrap(), ops.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = image::open(&out).unwrap().into_rgba8();
+    assert_eq!(img.get_pixel(20, 15).0, [255, 255, 255, 255]);
+    assert_ne!(img.get_pixel(20, 2).0, [255, 255, 255, 255]);
+}
+
+#[test]
+fn bad_input_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    one_line_error(&oekaki(&["info", d.join("missing.png").to_str().unwrap()]));
+    let trunc = d.join("t.png");
+    write_png(&trunc, None);
+    let bytes = std::fs::read(&trunc).unwrap();
+    std::fs::write(&trunc, &bytes[..bytes.len() / 2]).unwrap();
+    one_line_error(&oekaki(&["info", trunc.to_str().unwrap()]));
+    let notzip = d.join("x.ora");
+    std::fs::write(&notzip, b"hello").unwrap();
+    one_line_error(&oekaki(&["export", notzip.to_str().unwrap(), d.join("y.png").to_str().unwrap()]));
+    one_line_error(&oekaki(&["export", trunc.to_str().unwrap(), d.join("y.bmpx").to_str().unwrap()]));
+    one_line_error(&oekaki(&["frobnicate"]));
+    assert!(!d.join("y.png").exists(), "a failed export must not leave a file");
+}

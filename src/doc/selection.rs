@@ -1,0 +1,178 @@
+//! The selection: an 8-bit mask over the canvas. With no active selection everything is selected.
+//! Tools build a new shape and combine it with the current selection (replace, add, subtract, intersect).
+
+use serde::{Deserialize, Serialize};
+
+use crate::geom::Rect;
+use crate::raster::{GrayBuf, Mask, morph, shapes};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Selection {
+    /// 255 = selected, 0 = not; only read when `active`.
+    pub mask: Mask,
+    pub active: bool,
+}
+
+/// How a new shape joins the existing selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Combine {
+    #[default]
+    Replace,
+    Add,
+    Subtract,
+    Intersect,
+}
+
+/// A selection shape, in canvas pixels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "shape")]
+pub enum Shape {
+    Rect {
+        x: i32,
+        y: i32,
+        w: i32,
+        h: i32,
+    },
+    Ellipse {
+        cx: f32,
+        cy: f32,
+        rx: f32,
+        ry: f32,
+    },
+    /// A polygon or freehand lasso (even-odd fill).
+    Polygon {
+        points: Vec<(f32, f32)>,
+    },
+}
+
+impl Selection {
+    /// Nothing selected, which means "everything" for painting.
+    pub fn none() -> Selection {
+        Selection { mask: Mask::new(0), active: false }
+    }
+
+    pub fn all(canvas: Rect) -> Selection {
+        Selection::from_gray(&GrayBuf::new(canvas, 255))
+    }
+
+    pub fn from_gray(buf: &GrayBuf) -> Selection {
+        let mut mask = Mask::new(0);
+        buf.write_into(&mut mask);
+        Selection { mask, active: true }
+    }
+
+    /// How much of pixel `(x, y)` painting may touch, 0..=255.
+    #[inline]
+    pub fn coverage(&self, x: i32, y: i32) -> u8 {
+        if self.active { self.mask.get(x, y) } else { 255 }
+    }
+
+    /// Bounds that can be selected, limited to `canvas` (the whole canvas when inactive).
+    pub fn bounds(&self, canvas: Rect) -> Rect {
+        if self.active { self.mask.tile_bounds().intersect(&canvas) } else { canvas }
+    }
+
+    fn dense(&self, canvas: Rect) -> GrayBuf {
+        if self.active { GrayBuf::from_mask(&self.mask, canvas) } else { GrayBuf::new(canvas, 0) }
+    }
+
+    /// This selection combined with `shape` (already rasterized as coverage).
+    pub fn combined(&self, shape: &GrayBuf, how: Combine, canvas: Rect) -> Selection {
+        let shape = clip_gray(shape, canvas);
+        match how {
+            Combine::Replace => Selection::from_gray(&shape),
+            _ => {
+                let mut cur = self.dense(canvas);
+                let w = cur.width();
+                for (i, v) in cur.data.iter_mut().enumerate() {
+                    let (x, y) = (canvas.x0 + (i % w) as i32, canvas.y0 + (i / w) as i32);
+                    let s = shape.get(x, y) as u32;
+                    let c = *v as u32;
+                    *v = match how {
+                        Combine::Add => c.max(s),
+                        Combine::Subtract => c.min(255 - s),
+                        _ => c.min(s),
+                    } as u8;
+                }
+                Selection::from_gray(&cur)
+            }
+        }
+    }
+
+    /// Rasterizes a shape with anti-aliased edges and combines it.
+    pub fn with_shape(&self, shape: &Shape, how: Combine, canvas: Rect) -> Selection {
+        let g = match shape {
+            Shape::Rect { x, y, w, h } => shapes::rect(Rect::from_xywh(*x, *y, *w, *h), canvas),
+            Shape::Ellipse { cx, cy, rx, ry } => shapes::ellipse(*cx, *cy, *rx, *ry, canvas),
+            Shape::Polygon { points } => shapes::polygon(points, canvas),
+        };
+        self.combined(&g, how, canvas)
+    }
+
+    pub fn inverted(&self, canvas: Rect) -> Selection {
+        let mut g = self.dense(canvas);
+        g.data.iter_mut().for_each(|v| *v = 255 - *v);
+        Selection::from_gray(&g)
+    }
+
+    pub fn grown(&self, radius: u32, canvas: Rect) -> Selection {
+        if !self.active {
+            return self.clone();
+        }
+        Selection::from_gray(&morph::grow(&self.dense(canvas), radius, canvas))
+    }
+
+    pub fn shrunk(&self, radius: u32, canvas: Rect) -> Selection {
+        if !self.active {
+            return self.clone();
+        }
+        Selection::from_gray(&morph::shrink(&self.dense(canvas), radius))
+    }
+
+    pub fn feathered(&self, radius: f32, canvas: Rect) -> Selection {
+        if !self.active {
+            return self.clone();
+        }
+        Selection::from_gray(&morph::feather(&self.dense(canvas), radius, canvas))
+    }
+}
+
+/// The part of `g` inside `canvas`.
+fn clip_gray(g: &GrayBuf, canvas: Rect) -> GrayBuf {
+    let r = g.rect.intersect(&canvas);
+    if r == g.rect {
+        return g.clone();
+    }
+    let mut out = GrayBuf::new(r, 0);
+    let w = out.width();
+    for (i, v) in out.data.iter_mut().enumerate() {
+        *v = g.get(r.x0 + (i % w) as i32, r.y0 + (i / w) as i32);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combine_modes() {
+        let canvas = Rect::new(0, 0, 100, 100);
+        let a = Selection::none().with_shape(&Shape::Rect { x: 0, y: 0, w: 50, h: 50 }, Combine::Replace, canvas);
+        assert_eq!(a.coverage(10, 10), 255);
+        assert_eq!(a.coverage(60, 10), 0);
+        let b = a.with_shape(&Shape::Rect { x: 40, y: 0, w: 20, h: 10 }, Combine::Add, canvas);
+        assert_eq!(b.coverage(55, 5), 255);
+        let c = b.with_shape(&Shape::Rect { x: 0, y: 0, w: 10, h: 10 }, Combine::Subtract, canvas);
+        assert_eq!(c.coverage(5, 5), 0);
+        assert_eq!(c.coverage(15, 5), 255);
+        let d = c.with_shape(&Shape::Rect { x: 0, y: 0, w: 20, h: 20 }, Combine::Intersect, canvas);
+        assert_eq!(d.coverage(15, 15), 255);
+        assert_eq!(d.coverage(30, 30), 0);
+        let inv = d.inverted(canvas);
+        assert_eq!(inv.coverage(30, 30), 255);
+        assert_eq!(inv.coverage(15, 15), 0);
+        assert_eq!(Selection::none().coverage(5, 5), 255);
+    }
+}
