@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::apply::{Ink, PixelEdit};
 use super::sample::{at, straight_image};
 use crate::color::Color;
-use crate::doc::{DocError, Document, LayerId, PaintTarget, TilePatch};
+use crate::doc::selection::Combine;
+use crate::doc::{DocError, Document, LayerId, PaintTarget, Selection, TilePatch};
 use crate::geom::Rect;
 use crate::raster::{GrayBuf, Tiled, morph, region};
 
@@ -49,6 +50,12 @@ pub fn similar_area(doc: &Document, spec: &AreaSpec) -> Result<GrayBuf, DocError
         region::similar_region(canvas, seed, spec.tolerance, spec.contiguous, sample)
     };
     Ok(if spec.expand > 0 { morph::grow(&area, spec.expand, canvas) } else { area })
+}
+
+/// The magic wand: the similar area combined with the current selection.
+pub fn magic_wand(doc: &Document, spec: &AreaSpec, how: Combine) -> Result<Selection, DocError> {
+    let area = similar_area(doc, spec)?;
+    Ok(doc.selection.combined(&area, how, doc.bounds()))
 }
 
 /// A bucket fill as data.
@@ -130,6 +137,25 @@ mod tests {
         let cmd = FillCommand { target: PaintTarget::Layer(flats), area, color: Color::BLACK, erase: false };
         cmd.paint(&mut doc).unwrap();
         assert_eq!(doc.layer(flats).unwrap().surface().unwrap().get(5, 5), [0, 0, 0, 255]);
+    }
+
+    #[test]
+    fn magic_wand_selects_the_inside_and_adds() {
+        let (doc, _, _) = line_art();
+        let inside = magic_wand(&doc, &AreaSpec::at(50, 50), Combine::Replace).unwrap();
+        assert_eq!(inside.coverage(50, 50), 255);
+        assert_eq!(inside.coverage(20, 50), 0);
+        assert_eq!(inside.coverage(5, 5), 0);
+        let mut doc2 = doc.clone();
+        doc2.selection = inside;
+        let both = magic_wand(&doc2, &AreaSpec::at(5, 5), Combine::Add).unwrap();
+        assert_eq!(both.coverage(5, 5), 255);
+        assert_eq!(both.coverage(50, 50), 255);
+        assert_eq!(both.coverage(20, 50), 0);
+        let lines =
+            magic_wand(&doc, &AreaSpec { contiguous: false, ..AreaSpec::at(20, 50) }, Combine::Replace).unwrap();
+        assert_eq!(lines.coverage(80, 80), 255);
+        assert_eq!(lines.coverage(50, 50), 0);
     }
 
     #[test]
