@@ -170,39 +170,64 @@ pub fn f32_to_u8(buf: &[f32], out: &mut TileData<Rgba8>) {
     }
 }
 
-/// Composites one tile to bytes, with pixels outside `canvas` cleared.
-pub fn render_tile(doc: &Document, key: TileKey, canvas: Rect) -> Box<TileData<Rgba8>> {
-    let mut acc = vec![0.0; TILE_FLOATS];
-    composite_tile(doc, key, &mut acc);
-    let mut out = Box::new([[0u8; 4]; TILE_PIXELS]);
-    f32_to_u8(&acc, &mut out);
+/// Composites one tile to bytes into `out`, with pixels outside `canvas` cleared; `acc` is scratch space.
+fn render_tile_into(doc: &Document, key: TileKey, canvas: Rect, acc: &mut [f32], out: &mut TileData<Rgba8>) {
+    composite_tile(doc, key, acc);
+    f32_to_u8(acc, out);
     let r = key.rect();
-    if !canvas.intersect(&r).eq(&r) {
+    if canvas.intersect(&r) != r {
         for (i, p) in out.iter_mut().enumerate() {
             if !canvas.contains(r.x0 + i as i32 % TILE, r.y0 + i as i32 / TILE) {
                 *p = [0; 4];
             }
         }
     }
+}
+
+/// Composites one tile to bytes, with pixels outside `canvas` cleared.
+pub fn render_tile(doc: &Document, key: TileKey, canvas: Rect) -> Box<TileData<Rgba8>> {
+    let mut acc = vec![0.0; TILE_FLOATS];
+    let mut out = Box::new([[0u8; 4]; TILE_PIXELS]);
+    render_tile_into(doc, key, canvas, &mut acc, &mut out);
     out
 }
 
-/// The flattened image of `rect` (row-major premultiplied), composited on all cores.
+/// The flattened image of `rect` (row-major premultiplied), composited on all cores: each worker takes a
+/// band of one tile row and writes straight into its part of the output.
 pub fn render_rect(doc: &Document, rect: Rect) -> Vec<Rgba8> {
     let canvas = doc.bounds();
-    let keys: Vec<TileKey> = rect.tiles().collect();
-    let tiles: Vec<_> = keys.par_iter().map(|k| render_tile(doc, *k, canvas)).collect();
     let w = rect.width() as usize;
     let mut out = vec![[0u8; 4]; rect.area()];
-    for (k, t) in keys.iter().zip(tiles) {
-        let part = k.rect().intersect(&rect);
-        for y in part.y0..part.y1 {
-            let src = ((y - k.ty * TILE) * TILE + (part.x0 - k.tx * TILE)) as usize;
-            let dst = (y - rect.y0) as usize * w + (part.x0 - rect.x0) as usize;
-            let n = part.width() as usize;
-            out[dst..dst + n].copy_from_slice(&t[src..src + n]);
-        }
+    if rect.is_empty() {
+        return out;
     }
+    let mut bands = Vec::new();
+    let mut rest = &mut out[..];
+    let mut y = rect.y0;
+    while y < rect.y1 {
+        let ty = y.div_euclid(TILE);
+        let y_end = ((ty + 1) * TILE).min(rect.y1);
+        let (band, tail) = rest.split_at_mut((y_end - y) as usize * w);
+        bands.push((ty, y, band));
+        rest = tail;
+        y = y_end;
+    }
+    bands.into_par_iter().for_each_init(
+        || (vec![0.0f32; TILE_FLOATS], Box::new([[0u8; 4]; TILE_PIXELS])),
+        |(acc, tile), (ty, band_y0, band)| {
+            let band_rect = Rect::new(rect.x0, band_y0, rect.x1, band_y0 + (band.len() / w) as i32);
+            for key in band_rect.tiles().filter(|k| k.ty == ty) {
+                render_tile_into(doc, key, canvas, acc, tile);
+                let part = key.rect().intersect(&band_rect);
+                for y in part.y0..part.y1 {
+                    let src = ((y - ty * TILE) * TILE + (part.x0 - key.tx * TILE)) as usize;
+                    let dst = (y - band_y0) as usize * w + (part.x0 - rect.x0) as usize;
+                    let n = part.width() as usize;
+                    band[dst..dst + n].copy_from_slice(&tile[src..src + n]);
+                }
+            }
+        },
+    );
     out
 }
 
