@@ -4,11 +4,10 @@ use crate::doc::{
     DocError, Document, Layer, LayerContent, LayerId, LayerMask, LayerProps, PaintTarget, Selection, TilePatch,
 };
 use crate::geom::Rect;
-use crate::paint::apply::Ink;
-use crate::paint::fill::{FillCommand, mix_gray};
+use crate::paint::apply::{Ink, PixelEdit, rect_coverage};
+use crate::paint::fill::FillCommand;
 use crate::paint::gradient::GradientCommand;
 use crate::paint::stroke::StrokeCommand;
-use crate::raster::GrayBuf;
 
 /// A change to a document. Applying it either changes the document and returns its inverse, or fails and
 /// leaves the document exactly as it was.
@@ -136,8 +135,10 @@ impl Command {
             Command::Fill(f) => patch(f.paint(doc)),
             Command::Gradient(g) => patch(g.paint(doc)),
             Command::Clear { target } => {
-                let area = GrayBuf::new(doc.selection.bounds(canvas), 255);
-                patch(mix_gray(doc, target, &area, &Ink::Erase))
+                let area = doc.selection.bounds(canvas);
+                let mut edit = PixelEdit::begin(doc, target)?;
+                let dirty = edit.mix(doc, area.tiles(), &rect_coverage(area), &Ink::Erase)?;
+                Ok(Applied { dirty, inverse: Command::Patch(edit.into_patch()) })
             }
             Command::Patch(p) => {
                 let dirty = if p.target == PaintTarget::Selection { Rect::EMPTY } else { p.rect().intersect(&canvas) };

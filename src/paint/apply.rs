@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::color::{Color, Rgba8, mul255};
 use crate::doc::{DocError, Document, PaintTarget, PatchTiles, Selection, SurfaceMut, TilePatch};
 use crate::geom::{Rect, TILE, TILE_PIXELS, TileKey};
-use crate::raster::{Pixel, TileData, TileRef, Tiled};
+use crate::raster::{GrayBuf, Pixel, TileData, TileRef, Tiled};
 
 /// What is laid down where coverage is non-zero.
 #[derive(Clone, Copy)]
@@ -72,6 +72,47 @@ impl Mix for u8 {
         };
         (b as f32 + (v - b as f32) * k.clamp(0.0, 1.0) + 0.5) as u8
     }
+}
+
+/// Full coverage over `rect`. Whole tiles share one allocation, so even a 16384² canvas costs little.
+pub fn rect_coverage(rect: Rect) -> Tiled<f32> {
+    let mut cov = Tiled::new(0.0f32);
+    let ones: TileRef<f32> = std::sync::Arc::new([1.0; TILE_PIXELS]);
+    for key in rect.tiles() {
+        let part = key.rect().intersect(&rect);
+        if part == key.rect() {
+            cov.swap_tile(key, Some(ones.clone()));
+        } else {
+            let t = cov.tile_mut(key);
+            for y in part.y0..part.y1 {
+                let row = ((y - key.ty * TILE) * TILE) as usize;
+                t[row + (part.x0 - key.tx * TILE) as usize..row + (part.x1 - key.tx * TILE) as usize].fill(1.0);
+            }
+        }
+    }
+    cov
+}
+
+/// Coverage from a dense 8-bit buffer, built tile by tile (no canvas-sized `f32` copy).
+pub fn gray_coverage(area: &GrayBuf) -> Tiled<f32> {
+    let mut cov = Tiled::new(0.0f32);
+    let w = area.width();
+    for key in area.rect.tiles() {
+        let part = key.rect().intersect(&area.rect);
+        let rows = (part.y0..part.y1).map(|y| (y, (y - area.rect.y0) as usize * w + (part.x0 - area.rect.x0) as usize));
+        let n = part.width() as usize;
+        if rows.clone().all(|(_, s)| area.data[s..s + n].iter().all(|v| *v == 0)) {
+            continue;
+        }
+        let t = cov.tile_mut(key);
+        for (y, s) in rows {
+            let row = ((y - key.ty * TILE) * TILE + (part.x0 - key.tx * TILE)) as usize;
+            for (d, v) in t[row..row + n].iter_mut().zip(&area.data[s..s + n]) {
+                *d = *v as f32 * (1.0 / 255.0);
+            }
+        }
+    }
+    cov
 }
 
 type Originals<P> = BTreeMap<TileKey, Option<TileRef<P>>>;
@@ -166,6 +207,11 @@ fn mix_tile<P: Mix>(surface: &mut Tiled<P>, saved: &mut Originals<P>, key: TileK
         surface.swap_tile(key, orig);
         return;
     };
+    if orig.is_none() && matches!(ctx.ink, Ink::Erase) && P::mix(default, None, 1.0, false, ctx.grey_target) == default
+    {
+        // Erasing where nothing is: leave the tile absent (clearing a huge empty canvas stays instant).
+        return;
+    }
     let sel: Option<&TileData<u8>> = ctx.clip.and_then(|s| s.mask.tile(key).map(|t| &**t));
     if ctx.clip.is_some() && sel.is_none() {
         surface.swap_tile(key, orig);

@@ -3,13 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::apply::{Ink, PixelEdit};
+use super::apply::{Ink, PixelEdit, gray_coverage};
 use super::sample::{at, straight_image};
 use crate::color::Color;
 use crate::doc::selection::Combine;
 use crate::doc::{DocError, Document, LayerId, PaintTarget, Selection, TilePatch};
 use crate::geom::Rect;
-use crate::raster::{GrayBuf, Tiled, morph, region};
+use crate::raster::{GrayBuf, morph, region};
 
 /// How the similar area is found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,10 +84,8 @@ pub fn mix_gray(
     ink: &Ink,
 ) -> Result<(Rect, TilePatch), DocError> {
     let mut edit = PixelEdit::begin(doc, target)?;
-    let mut cov = Tiled::new(0.0f32);
-    let cov_data: Vec<f32> = area.data.iter().map(|v| *v as f32 / 255.0).collect();
-    cov.write_rect(area.rect, &cov_data);
-    let dirty = edit.mix(doc, area.rect.tiles(), &cov, ink)?;
+    let cov = gray_coverage(area);
+    let dirty = edit.mix(doc, cov.keys().collect::<Vec<_>>(), &cov, ink)?;
     Ok((dirty, edit.into_patch()))
 }
 

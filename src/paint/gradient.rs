@@ -3,11 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::apply::{Ink, PixelEdit};
+use super::apply::{Ink, PixelEdit, rect_coverage};
 use crate::color::Color;
 use crate::doc::{DocError, Document, PaintTarget, TilePatch};
 use crate::geom::Rect;
-use crate::raster::Tiled;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -55,8 +54,7 @@ impl GradientCommand {
     pub fn paint(&self, doc: &mut Document) -> Result<(Rect, TilePatch), DocError> {
         let area = doc.selection.bounds(doc.bounds());
         let mut edit = PixelEdit::begin(doc, self.target)?;
-        let mut cov = Tiled::new(0.0f32);
-        cov.write_rect(area, &vec![1.0; area.area()]);
+        let cov = rect_coverage(area);
         let f = |x: i32, y: i32| self.color_at(x, y);
         let dirty = edit.mix(doc, area.tiles(), &cov, &Ink::PerPixel(&f))?;
         Ok((dirty, edit.into_patch()))
