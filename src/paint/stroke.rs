@@ -100,7 +100,15 @@ impl StrokeSession {
 
     /// Adds raw samples; returns the canvas area that changed.
     pub fn add(&mut self, doc: &mut Document, samples: &[InputSample]) -> Result<Rect, DocError> {
+        // A wild coordinate (a glitching tablet, a bad script) must not make the emitter walk for ever:
+        // samples are kept within a brush's reach of the canvas.
+        let reach = doc.bounds().inflate(self.brush.diameter.ceil() as i32 + 1);
         for s in samples {
+            let s = &InputSample {
+                x: s.x.clamp(reach.x0 as f32, reach.x1 as f32),
+                y: s.y.clamp(reach.y0 as f32, reach.y1 as f32),
+                pressure: s.pressure,
+            };
             self.samples.push(*s);
             if let Some(p) = self.stabilizer.push(*s) {
                 self.emitter.push(p, &self.brush, &mut self.dabs);
@@ -194,6 +202,21 @@ mod tests {
         let first_gap = dabs[1].x - dabs[0].x;
         let last_gap = dabs[dabs.len() - 1].x - dabs[dabs.len() - 2].x;
         assert!(first_gap < last_gap);
+    }
+
+    #[test]
+    fn wild_coordinates_are_contained() {
+        let mut doc = Document::with_layer(64, 64).unwrap();
+        let target = PaintTarget::Layer(doc.layers[0].id);
+        let mut s = StrokeSession::begin(&doc, target, Brush::default(), Color::BLACK).unwrap();
+        let wild = [
+            InputSample { x: 10.0, y: 10.0, pressure: 1.0 },
+            InputSample { x: 1e30, y: -1e30, pressure: f32::NAN },
+            InputSample { x: f32::INFINITY, y: 3.0, pressure: 2.0 },
+        ];
+        s.add(&mut doc, &wild).unwrap();
+        assert!(s.dab_count() < 10_000, "{} dabs", s.dab_count());
+        s.finish(&mut doc).unwrap();
     }
 
     #[test]
