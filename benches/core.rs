@@ -128,5 +128,42 @@ fn brushes(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, compositing, brushes);
+fn selection_and_fill(c: &mut Criterion) {
+    use oekaki::doc::selection::{Combine, Selection, Shape};
+    use oekaki::paint::fill::{AreaSpec, FillCommand};
+    let canvas = Rect::new(0, 0, 4096, 4096);
+    let mut g = c.benchmark_group("selection");
+    g.sample_size(10);
+    let ellipse = Shape::Ellipse { cx: 2048.0, cy: 2048.0, rx: 1500.0, ry: 1000.0 };
+    g.bench_function("ellipse selection on 4096^2", |b| {
+        b.iter(|| black_box(Selection::none().with_shape(&ellipse, Combine::Replace, canvas)))
+    });
+    let sel = Selection::none().with_shape(&ellipse, Combine::Replace, canvas);
+    g.bench_function("grow selection by 8 px on 4096^2", |b| b.iter(|| black_box(sel.grown(8, canvas))));
+    g.bench_function("feather selection by 8 px on 4096^2", |b| b.iter(|| black_box(sel.feathered(8.0, canvas))));
+    let mut doc = Document::with_layer(4096, 4096).unwrap();
+    let id = doc.layers[0].id;
+    let lines = doc.layers[0].surface_mut().unwrap();
+    for i in 0..4096 {
+        for k in [512, 1536, 2560, 3584] {
+            lines.set(k, i, [0, 0, 0, 255]);
+            lines.set(i, k, [0, 0, 0, 255]);
+        }
+    }
+    let fill = FillCommand {
+        target: PaintTarget::Layer(id),
+        area: AreaSpec::at(1000, 1000),
+        color: Color::rgb(1.0, 0.5, 0.5),
+        erase: false,
+    };
+    g.bench_function("bucket fill of a 1024^2 cell on a 4096^2 canvas", |b| {
+        b.iter(|| {
+            let mut d = doc.clone();
+            black_box(fill.paint(&mut d).unwrap())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, compositing, brushes, selection_and_fill);
 criterion_main!(benches);

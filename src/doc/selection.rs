@@ -116,25 +116,34 @@ impl Selection {
         Selection::from_gray(&g)
     }
 
+    /// The selected pixels as a dense buffer over their bounds (morphology works only there).
+    fn dense_around(&self, canvas: Rect) -> GrayBuf {
+        let r = self.mask.content_bounds().intersect(&canvas);
+        GrayBuf::from_mask(&self.mask, r)
+    }
+
     pub fn grown(&self, radius: u32, canvas: Rect) -> Selection {
         if !self.active {
             return self.clone();
         }
-        Selection::from_gray(&morph::grow(&self.dense(canvas), radius, canvas))
+        Selection::from_gray(&morph::grow(&self.dense_around(canvas), radius, canvas))
     }
 
     pub fn shrunk(&self, radius: u32, canvas: Rect) -> Selection {
         if !self.active {
             return self.clone();
         }
-        Selection::from_gray(&morph::shrink(&self.dense(canvas), radius))
+        // Outside the canvas counts as unselected; inside, the dense buffer must reach one pixel past the
+        // selection so shrinking sees its edges.
+        let r = self.mask.content_bounds().inflate(1).intersect(&canvas);
+        Selection::from_gray(&morph::shrink(&GrayBuf::from_mask(&self.mask, r), radius))
     }
 
     pub fn feathered(&self, radius: f32, canvas: Rect) -> Selection {
         if !self.active {
             return self.clone();
         }
-        Selection::from_gray(&morph::feather(&self.dense(canvas), radius, canvas))
+        Selection::from_gray(&morph::feather(&self.dense_around(canvas), radius, canvas))
     }
 }
 
@@ -174,5 +183,19 @@ mod tests {
         assert_eq!(inv.coverage(30, 30), 255);
         assert_eq!(inv.coverage(15, 15), 0);
         assert_eq!(Selection::none().coverage(5, 5), 255);
+    }
+
+    #[test]
+    fn grow_shrink_feather_work_around_the_selection() {
+        let canvas = Rect::new(0, 0, 200, 200);
+        let s = Selection::none().with_shape(&Shape::Rect { x: 100, y: 100, w: 10, h: 10 }, Combine::Replace, canvas);
+        let g = s.grown(3, canvas);
+        assert_eq!((g.coverage(97, 105), g.coverage(96, 105)), (255, 0));
+        let k = s.shrunk(2, canvas);
+        assert_eq!((k.coverage(101, 105), k.coverage(102, 105)), (0, 255));
+        let f = s.feathered(4.0, canvas);
+        assert!(f.coverage(99, 105) > 0 && f.coverage(99, 105) < 255);
+        let edge = Selection::all(canvas).shrunk(5, canvas);
+        assert_eq!((edge.coverage(4, 100), edge.coverage(5, 100)), (0, 255), "the canvas edge counts as outside");
     }
 }

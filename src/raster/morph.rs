@@ -126,18 +126,33 @@ pub fn feather(buf: &GrayBuf, radius: f32, clip: Rect) -> GrayBuf {
         for row in f.chunks_exact_mut(w.max(1)) {
             box_blur(row, br, &mut line);
         }
-        let mut col = vec![0.0f32; h];
-        for x in 0..w {
-            for y in 0..h {
-                col[y] = f[y * w + x];
-            }
-            box_blur(&mut col, br, &mut line);
-            for y in 0..h {
-                f[y * w + x] = col[y];
-            }
-        }
+        box_blur_columns(&mut f, w, br, &mut line);
     }
     GrayBuf { rect: area, data: f.iter().map(|v| (v.clamp(0.0, 255.0) + 0.5) as u8).collect() }
+}
+
+/// The same blur down every column at once, sweeping rows so memory is read in order.
+fn box_blur_columns(f: &mut [f32], w: usize, r: usize, tmp: &mut Vec<f32>) {
+    if w == 0 {
+        return;
+    }
+    let h = f.len() / w;
+    tmp.clear();
+    tmp.extend_from_slice(f);
+    let k = 1.0 / (2 * r + 1) as f32;
+    let mut sums = vec![0.0f32; w];
+    for y in 0..r.min(h) {
+        sums.iter_mut().zip(&tmp[y * w..(y + 1) * w]).for_each(|(s, v)| *s += v);
+    }
+    for y in 0..h {
+        if y + r < h {
+            sums.iter_mut().zip(&tmp[(y + r) * w..(y + r + 1) * w]).for_each(|(s, v)| *s += v);
+        }
+        if y > r {
+            sums.iter_mut().zip(&tmp[(y - r - 1) * w..(y - r) * w]).for_each(|(s, v)| *s -= v);
+        }
+        f[y * w..(y + 1) * w].iter_mut().zip(&sums).for_each(|(o, s)| *o = s * k);
+    }
 }
 
 /// Running-sum box blur of radius `r`; outside the line counts as 0.
