@@ -28,6 +28,8 @@ use crate::geom::Rect;
 use crate::raster::{Mask, Surface};
 
 const MIMETYPE: &[u8] = b"image/openraster";
+/// Namespace of our extension attributes; declared so namespace-aware readers (MyPaint) accept the file.
+const OEKAKI_NS: &str = "urn:oekaki-studio:openraster:1";
 const THUMB_MAX: u32 = 256;
 
 // ---------------------------------------------------------------- writing
@@ -40,7 +42,7 @@ pub fn write(doc: &Document) -> Result<Vec<u8>> {
     w.zip.write_all(MIMETYPE).map_err(write_err)?;
 
     let mut xml = format!(
-        "<?xml version='1.0' encoding='UTF-8'?>\n<image version=\"0.0.3\" w=\"{}\" h=\"{}\" xres=\"72\" yres=\"72\">\n<stack>\n",
+        "<?xml version='1.0' encoding='UTF-8'?>\n<image version=\"0.0.3\" w=\"{}\" h=\"{}\" xres=\"72\" yres=\"72\" xmlns:oekaki=\"{OEKAKI_NS}\">\n<stack>\n",
         doc.width, doc.height
     );
     w.stack(&doc.layers, &mut xml, 1)?;
@@ -425,6 +427,7 @@ fn build(doc: &mut Document, ar: &mut Archive, nodes: Vec<Node>, count: &mut usi
                 l
             }
             Node::Stack(a, children) if a.masked => masked_layer(doc, ar, a, children, count)?,
+            Node::Stack(a, children) if is_dst_in_group(&a, &children) => foreign_masked(doc, ar, a, children, count)?,
             Node::Stack(a, children) if a.clip_group => {
                 let mut inner = build(doc, ar, children, count)?;
                 if let Some(base) = inner.first_mut() {
@@ -488,6 +491,47 @@ fn masked_layer(
     set_props(&mut layer.props, &a);
     layer.props.lock_alpha |= lock_alpha;
     layer.props.name = a.name.unwrap_or(name);
+    Ok(layer)
+}
+
+/// An isolated group whose top layer is `svg:dst-in`: the way OpenRaster (and Krita re-saving our files)
+/// expresses a layer mask.
+fn is_dst_in_group(a: &Attrs, children: &[Node]) -> bool {
+    a.isolate && children.len() >= 2 && matches!(&children[0], Node::Layer(m) if m.op == "svg:dst-in")
+}
+
+/// Reads a `svg:dst-in` group as a masked layer (one content node) or a masked group (several). Outside the
+/// dst-in layer's pixels nothing shows, so the mask defaults to 0 there, exactly as dst-in composites.
+fn foreign_masked(
+    doc: &mut Document,
+    ar: &mut Archive,
+    a: Attrs,
+    mut children: Vec<Node>,
+    count: &mut usize,
+) -> Result<Layer> {
+    let Node::Layer(m) = children.remove(0) else {
+        return Err(IoError::Ora("dst-in group without its mask layer".into()));
+    };
+    let img = load_png(ar, &m)?;
+    let alpha: Vec<u8> = img.pixels().map(|p| (p.0[3] as f32 * m.opacity + 0.5) as u8).collect();
+    let pixels = Mask::from_buffer(0, m.x, m.y, img.width(), img.height(), &alpha);
+    let mut inner = build(doc, ar, children, count)?;
+    let mut layer = if inner.len() == 1 {
+        inner.remove(0)
+    } else {
+        let mut g = doc.new_group(a.name.as_deref().unwrap_or("Group"), inner);
+        g.props.pass_through = false;
+        g
+    };
+    if layer.mask.is_some() {
+        // Already masked inside: keep that layer whole and put the outer mask on a group around it.
+        layer = doc.new_group(a.name.as_deref().unwrap_or("Group"), vec![layer]);
+    }
+    let (name, lock_alpha) = (layer.props.name.clone(), layer.props.lock_alpha);
+    set_props(&mut layer.props, &a);
+    layer.props.lock_alpha |= lock_alpha;
+    layer.props.name = a.name.unwrap_or(name);
+    layer.mask = Some(LayerMask { pixels, enabled: m.visible });
     Ok(layer)
 }
 
