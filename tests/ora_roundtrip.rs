@@ -70,10 +70,12 @@ fn same_layers(a: &[Layer], b: &[Layer], path: &str) {
 
 #[test]
 fn round_trip_keeps_tree_attributes_and_pixels() {
-    let doc = rich_document();
+    let mut doc = rich_document();
+    doc.metadata = vec![("parameters".into(), "1girl, smile\nSteps: 20, Sampler: Euler a, Seed: 7".into())];
     let bytes = ora::write(&doc).unwrap();
     let back = ora::read(&bytes, Limits::default()).unwrap();
     assert_eq!((back.width, back.height), (300, 200));
+    assert_eq!(back.metadata, doc.metadata);
     same_layers(&doc.layers, &back.layers, "");
     assert_eq!(flatten(&doc), flatten(&back));
 }

@@ -35,6 +35,8 @@ fn export_round_trip_keeps_pixels_and_parameters() {
     assert!(oekaki(&["export", ora.to_str().unwrap(), out.to_str().unwrap()]).status.success());
     let (a, b) = (image::open(&png).unwrap().into_rgba8(), image::open(&out).unwrap().into_rgba8());
     assert_eq!(a, b);
+    let through_ora = String::from_utf8_lossy(&oekaki(&["info", out.to_str().unwrap()]).stdout).to_string();
+    assert!(through_ora.contains("Seed: 42"), "parameters survive PNG → ORA → PNG: {through_ora}");
     let direct = dir.path().join("direct.png");
     assert!(oekaki(&["export", png.to_str().unwrap(), direct.to_str().unwrap()]).status.success());
     let info = oekaki(&["info", direct.to_str().unwrap()]);

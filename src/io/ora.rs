@@ -10,7 +10,8 @@
 //!   mask (`oekaki:masked="true"` on the group lets us read it back as a mask);
 //! - a layer with clipped layers above it becomes an isolated group with the base's opacity and mode,
 //!   holding the base and the clipped layers (`svg:src-atop` when their mode is normal; `oekaki:clip`).
-//! - lock alpha is kept as `oekaki:lock-alpha`; unknown `composite-op`s read as normal.
+//! - lock alpha is kept as `oekaki:lock-alpha`; unknown `composite-op`s read as normal;
+//! - text metadata (A1111 `parameters`) is kept in an extra `oekaki/metadata.json` entry.
 
 use std::io::{Cursor, Read, Write};
 
@@ -31,6 +32,8 @@ const MIMETYPE: &[u8] = b"image/openraster";
 /// Namespace of our extension attributes; declared so namespace-aware readers (MyPaint) accept the file.
 const OEKAKI_NS: &str = "urn:oekaki-studio:openraster:1";
 const THUMB_MAX: u32 = 256;
+/// Our extra entry with the document's text metadata.
+const METADATA: &str = "oekaki/metadata.json";
 
 // ---------------------------------------------------------------- writing
 
@@ -49,6 +52,11 @@ pub fn write(doc: &Document) -> Result<Vec<u8>> {
     xml.push_str("</stack>\n</image>\n");
     w.file("stack.xml", xml.as_bytes())?;
 
+    if !doc.metadata.is_empty() {
+        // Text such as A1111 `parameters` travels in an extra entry, which other readers ignore.
+        let json = serde_json::to_vec(&doc.metadata).map_err(|e| IoError::Encode(e.to_string()))?;
+        w.file(METADATA, &json)?;
+    }
     let merged = flatten_rgba(doc);
     w.file("mergedimage.png", &png_text::encode_png_rgba8(merged.width(), merged.height(), merged.as_raw(), &[])?)?;
     let thumb = thumbnail(&merged);
@@ -407,6 +415,10 @@ pub fn read(bytes: &[u8], limits: Limits) -> Result<Document> {
     let mut count = 0usize;
     let layers = build(&mut doc, &mut ar, nodes, &mut count)?;
     doc.layers = layers;
+    if ar.zip.index_for_name(METADATA).is_some() {
+        doc.metadata =
+            serde_json::from_slice(&ar.entry(METADATA)?).map_err(|e| IoError::Ora(format!("{METADATA}: {e}")))?;
+    }
     Ok(doc)
 }
 
