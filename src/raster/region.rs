@@ -7,14 +7,28 @@ fn similar(a: [u8; 4], b: [u8; 4], tol: u8) -> bool {
     a.iter().zip(&b).all(|(x, y)| x.abs_diff(*y) <= tol)
 }
 
-fn read(bounds: Rect, sample: impl Fn(i32, i32) -> [u8; 4]) -> Vec<[u8; 4]> {
+/// Which pixels of `bounds` match the seed's colour, with the seed in buffer coordinates; `None` when the
+/// seed lies outside.
+fn matching(
+    bounds: Rect,
+    seed: (i32, i32),
+    tolerance: u8,
+    sample: impl Fn(i32, i32) -> [u8; 4],
+) -> Option<(Vec<bool>, (usize, usize))> {
+    if !bounds.contains(seed.0, seed.1) {
+        return None;
+    }
     let w = bounds.width() as usize;
-    (0..bounds.area()).map(|i| sample(bounds.x0 + (i % w) as i32, bounds.y0 + (i / w) as i32)).collect()
+    let s = sample(seed.0, seed.1);
+    let open = (0..bounds.area())
+        .map(|i| similar(sample(bounds.x0 + (i % w) as i32, bounds.y0 + (i / w) as i32), s, tolerance))
+        .collect();
+    Some((open, ((seed.0 - bounds.x0) as usize, (seed.1 - bounds.y0) as usize)))
 }
 
 /// Pixels of `bounds` within `tolerance` (largest channel difference) of the seed's colour get 255:
 /// only those connected to the seed (4-neighbours) when `contiguous`, else all of them.
-/// `sample` gives straight RGBA and is called once per pixel.
+/// `sample` gives straight RGBA and is called about once per pixel.
 pub fn similar_region(
     bounds: Rect,
     seed: (i32, i32),
@@ -22,16 +36,10 @@ pub fn similar_region(
     contiguous: bool,
     sample: impl Fn(i32, i32) -> [u8; 4],
 ) -> GrayBuf {
-    if !bounds.contains(seed.0, seed.1) {
-        return GrayBuf::new(bounds, 0);
-    }
-    let img = read(bounds, sample);
-    let w = bounds.width() as usize;
-    let s = img[(seed.1 - bounds.y0) as usize * w + (seed.0 - bounds.x0) as usize];
-    let open: Vec<bool> = img.iter().map(|p| similar(*p, s, tolerance)).collect();
     let mut out = GrayBuf::new(bounds, 0);
+    let Some((open, local)) = matching(bounds, seed, tolerance, sample) else { return out };
     if contiguous {
-        flood(&open, w, ((seed.0 - bounds.x0) as usize, (seed.1 - bounds.y0) as usize), &mut out.data);
+        flood(&open, bounds.width() as usize, local, &mut out.data);
     } else {
         for (o, ok) in out.data.iter_mut().zip(&open) {
             *o = if *ok { 255 } else { 0 };
@@ -88,14 +96,8 @@ pub fn similar_region_closing_gaps(
     gap: u32,
     sample: impl Fn(i32, i32) -> [u8; 4],
 ) -> GrayBuf {
-    if !bounds.contains(seed.0, seed.1) {
-        return GrayBuf::new(bounds, 0);
-    }
-    let img = read(bounds, sample);
+    let Some((open, local)) = matching(bounds, seed, tolerance, sample) else { return GrayBuf::new(bounds, 0) };
     let w = bounds.width() as usize;
-    let local = ((seed.0 - bounds.x0) as usize, (seed.1 - bounds.y0) as usize);
-    let s = img[local.1 * w + local.0];
-    let open: Vec<bool> = img.iter().map(|p| similar(*p, s, tolerance)).collect();
     let barrier = GrayBuf { rect: bounds, data: open.iter().map(|ok| if *ok { 0 } else { 255 }).collect() };
     let thick = morph::grow(&barrier, gap, bounds);
     let narrowed: Vec<bool> = thick.data.iter().map(|v| *v < 128).collect();
