@@ -88,6 +88,13 @@ pub fn sample() -> Document {
     tint.props.clip = true;
     tint.props.blend = BlendMode::Multiply;
 
+    // A hard-edged flat with a multiply shadow clipped to it and spilling past it: written with a `svg:dst-in`
+    // cut to the flat's alpha (see `ora::alpha_cut`), so other programs clip it too.
+    let flat = d.new_raster_layer("Flat", disc(128, 94, 22, 0.5, [120, 200, 235], 255));
+    let mut shadow = d.new_raster_layer("Shadow", disc(140, 104, 20, 3.0, [90, 70, 160], 230));
+    shadow.props.clip = true;
+    shadow.props.blend = BlendMode::Multiply;
+
     // An overlay layer starting left of and above the canvas, with a ramped mask.
     let mut masked =
         d.new_raster_layer("Masked", stripes([-16, -10, 84, 62], [20, 110, 220], [200, 40, 90], [230, 150]));
@@ -118,7 +125,7 @@ pub fn sample() -> Document {
     // Off the canvas on the left and bottom.
     let off = d.new_raster_layer("Offcanvas", disc(-2, 108, 30, 12.0, [60, 40, 30], 210));
 
-    d.layers = vec![paper, base, shade, tint, masked, hidden, group, pass, off];
+    d.layers = vec![paper, base, shade, tint, flat, shadow, masked, hidden, group, pass, off];
     d
 }
 

@@ -21,9 +21,10 @@ use std::io::{Cursor, Read};
 
 use image::RgbaImage;
 use oekaki::color::premultiply;
-use oekaki::doc::{BlendMode, Document, Layer, LayerContent};
+use oekaki::doc::{BlendMode, Document, Layer, LayerContent, LayerMask};
 use oekaki::io::raster_file::flatten_rgba;
 use oekaki::io::{Limits, ora};
+use oekaki::raster::Mask;
 
 const MAX_DIFF: u8 = 2;
 const MEAN_DIFF: f64 = 0.5;
@@ -247,14 +248,14 @@ fn krita_layers_open_with_krita_tree_and_look_like_kritas_merged_image() {
     assert_matches_merged_image("krita-layers.ora", &bytes, &doc);
 }
 
-/// Pixels where a clipped layer with a non-normal blend mode lands outside its base's full coverage.
+/// Pixels where a clipped layer with a non-normal blend mode cannot look the same in another program.
 ///
 /// OpenRaster has one way to say "clipped": `composite-op="svg:src-atop"`, which leaves no room for a blend
-/// mode. Our writer therefore writes such a layer with its blend mode and `oekaki:clip="true"` inside the
-/// base's isolated clip group; Krita ignores the `oekaki:` attribute and draws the layer unclipped there.
-/// Where the base is fully opaque, clipped and unclipped blending agree exactly (source-atop and source-over
-/// give the same colour and alpha when the backdrop alpha is 1), so only pixels where the layer has alpha and
-/// the base has less than full alpha can differ.
+/// mode. Our writer writes such a layer with its blend mode and `oekaki:clip="true"` inside the base's
+/// isolated clip group, which Krita ignores, and tops the group with a `svg:dst-in` layer that cuts it back
+/// to the base's alpha (`ora::alpha_cut`). Where the base is opaque, clipped and unclipped blending agree
+/// exactly (source-atop and source-over agree when the backdrop alpha is 1); where it is empty the cut
+/// removes the layer; so only partly transparent base pixels under the layer can differ in colour.
 fn unrepresentable_clip_region(doc: &Document) -> Vec<bool> {
     let (w, h) = (doc.width as i32, doc.height as i32);
     let mut skip = vec![false; (w * h) as usize];
@@ -280,7 +281,8 @@ fn unrepresentable_clip_region(doc: &Document) -> Vec<bool> {
             assert!(!b.is_group() && !l.is_group(), "extend unrepresentable_clip_region for groups");
             for y in 0..h {
                 for x in 0..w {
-                    if alpha(l, x, y) > 0 && alpha(b, x, y) < 255 {
+                    let ab = alpha(b, x, y);
+                    if alpha(l, x, y) > 0 && ab > 0 && ab < 255 {
                         skip[(y * w + x) as usize] = true;
                     }
                 }
@@ -293,7 +295,8 @@ fn unrepresentable_clip_region(doc: &Document) -> Vec<bool> {
 
 /// The document as Krita understands our file: each clip unit holding a non-normal clipped layer becomes
 /// an isolated group with the base's opacity, mode and visibility, in which normal clipped layers stay clipped
-/// (`svg:src-atop`, Krita's "inherit alpha") and the non-normal ones are not clipped.
+/// (`svg:src-atop`, Krita's "inherit alpha") and the non-normal ones are not clipped; with an alpha cut the
+/// group is masked by the base's alpha (`svg:dst-in`).
 fn as_krita_reads_it(doc: &Document) -> Document {
     fn rebuild(d: &mut Document, ls: Vec<Layer>) -> Vec<Layer> {
         let mut out: Vec<Layer> = Vec::new();
@@ -305,6 +308,10 @@ fn as_krita_reads_it(doc: &Document) -> Document {
                 let first = unit.iter().skip(1).position(|l| l.props.blend != BlendMode::Normal).unwrap() + 1;
                 assert!(unit[first..].iter().all(|l| l.props.blend != BlendMode::Normal), "extend as_krita_reads_it");
                 let mut base = unit.remove(0);
+                let cut = ora::alpha_cut(&base, &unit).map(|(area, rgba)| {
+                    let alpha: Vec<u8> = rgba.chunks_exact(4).map(|p| p[3]).collect();
+                    Mask::from_buffer(0, area.x0, area.y0, area.width() as u32, area.height() as u32, &alpha)
+                });
                 let look = base.props.clone();
                 base.props.opacity = 1.0;
                 base.props.blend = BlendMode::Normal;
@@ -315,6 +322,8 @@ fn as_krita_reads_it(doc: &Document) -> Document {
                     children.push(c);
                 }
                 let mut g = d.new_group(&look.name, children);
+                // The dst-in layer cuts the whole group to the base's alpha: a mask defaulting to hidden.
+                g.mask = cut.map(|pixels| LayerMask { pixels, enabled: true });
                 g.props.opacity = look.opacity;
                 g.props.blend = look.blend;
                 g.props.visible = look.visible;
@@ -354,6 +363,8 @@ const SAMPLE_OUTLINE: &[&str] = &[
     "  Inner | layer | Normal | 1.000 | visible",
     "Hidden | layer | Normal | 1.000 | hidden",
     "Masked | layer | Overlay | 1.000 | visible | mask",
+    "Shadow | layer | Multiply | 1.000 | visible | clipped",
+    "Flat | layer | Normal | 1.000 | visible",
     "Tint | layer | Multiply | 1.000 | visible | clipped",
     "Shade | layer | Normal | 1.000 | visible | clipped",
     "Base | layer | Normal | 0.850 | visible",
@@ -378,16 +389,16 @@ fn krita_renders_our_sample_as_we_do() {
     // 1. Everything but the one thing Krita cannot be told (see `unrepresentable_clip_region`).
     let skip = unrepresentable_clip_region(&doc);
     let skipped = skip.iter().filter(|s| **s).count();
-    println!("skipping {skipped} of {} pixels: multiply layer clipped to a base without full alpha", skip.len());
-    assert!(skipped > 0 && skipped * 10 < skip.len(), "the excluded region should be small: {skipped}");
+    println!("skipping {skipped} of {} pixels: multiply layers over partly transparent base pixels", skip.len());
+    assert!(skipped > 0 && skipped * 20 < skip.len(), "the excluded region should be small: {skipped}");
     let what = "Krita's rendering vs ours (excluding that region)";
     assert_close_within(what, &ours, &krita, Some(&skip), MAX_DIFF + 1, OVERLAY_PIXELS_OVER);
 
-    // 2. The excluded pixels really differ: the exclusion hides the clipping gap and nothing else...
+    // 2. Inside it the colour mix differs (source-over vs source-atop on partial alpha), but only a little.
     let only: Vec<bool> = skip.iter().map(|s| !s).collect();
     let gap = diff(&ours, &krita, Some(&only));
     println!("{}", report("inside that region", &gap, &ours, &krita));
-    assert!(gap.max > 10, "expected Krita to draw the multiply layer unclipped there");
+    assert!(gap.max <= 16 && gap.mean < 2.0, "clipped multiply layers drift from ours: {gap:?}");
 
     // 3. ...and Krita matches us everywhere once that layer is unclipped as Krita reads it.
     let krita_view = as_krita_reads_it(&doc);
@@ -416,7 +427,10 @@ fn krita_resave_of_our_sample_opens_with_kritas_tree() {
             "  Inner | layer | Normal | 1.000 | visible",
             "Hidden | layer | Normal | 1.000 | hidden",
             "Masked | layer | Overlay | 1.000 | visible | mask",
-            "Base | group | Normal | 0.847 | visible",
+            "Flat | group | Normal | 1.000 | visible | mask",
+            "  Shadow | layer | Multiply | 1.000 | visible",
+            "  Flat | layer | Normal | 1.000 | visible",
+            "Base | group | Normal | 0.847 | visible | mask",
             "  Tint | layer | Multiply | 1.000 | visible",
             "  Shade | layer | Normal | 1.000 | visible | clipped",
             "  Base | layer | Normal | 1.000 | visible",

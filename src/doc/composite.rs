@@ -234,6 +234,28 @@ pub fn render_rect(doc: &Document, rect: Rect) -> Vec<Rgba8> {
     out
 }
 
+/// One layer on its own (mask applied; its opacity, blend mode and clipped layers not), over `rect`.
+pub fn render_layer_rect(layer: &Layer, rect: Rect) -> Vec<Rgba8> {
+    let w = rect.width() as usize;
+    let mut out = vec![[0u8; 4]; rect.area()];
+    let mut acc = vec![0.0f32; TILE_FLOATS];
+    let mut tile = Box::new([[0u8; 4]; TILE_PIXELS]);
+    for key in rect.tiles() {
+        if !layer_pixels(layer, key, &mut acc) {
+            continue;
+        }
+        f32_to_u8(&acc, &mut tile);
+        let part = key.rect().intersect(&rect);
+        for y in part.y0..part.y1 {
+            let src = ((y - key.ty * TILE) * TILE + (part.x0 - key.tx * TILE)) as usize;
+            let dst = (y - rect.y0) as usize * w + (part.x0 - rect.x0) as usize;
+            let n = part.width() as usize;
+            out[dst..dst + n].copy_from_slice(&tile[src..src + n]);
+        }
+    }
+    out
+}
+
 /// The whole canvas flattened, row-major premultiplied RGBA8.
 pub fn flatten(doc: &Document) -> Vec<Rgba8> {
     render_rect(doc, doc.bounds())

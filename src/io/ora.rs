@@ -9,7 +9,8 @@
 //! - a layer mask becomes an isolated group holding the layer and a `svg:dst-in` layer whose alpha is the
 //!   mask (`oekaki:masked="true"` on the group lets us read it back as a mask);
 //! - a layer with clipped layers above it becomes an isolated group with the base's opacity and mode,
-//!   holding the base and the clipped layers (`svg:src-atop` when their mode is normal; `oekaki:clip`).
+//!   holding the base and the clipped layers (`svg:src-atop` when normal; other modes see [`alpha_cut`];
+//!   `oekaki:clip` marks them).
 //! - lock alpha is kept as `oekaki:lock-alpha`; unknown `composite-op`s read as normal;
 //! - text metadata (A1111 `parameters`) is kept in an extra `oekaki/metadata.json` entry.
 
@@ -24,6 +25,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 use super::raster_file::{decode_rgba, flatten_rgba, surface_from_rgba};
 use super::{IoError, Limits, Result, png_text};
 use crate::color::unpremultiply;
+use crate::doc::composite::render_layer_rect;
 use crate::doc::{BlendMode, Document, Layer, LayerContent, LayerMask, LayerProps, MAX_CANVAS};
 use crate::geom::Rect;
 use crate::raster::{Mask, Surface};
@@ -105,6 +107,16 @@ impl OraWriter {
     fn clip_group(&mut self, unit: &[Layer], xml: &mut String, depth: usize) -> Result<()> {
         let base = &unit[0];
         open_stack(xml, depth, &base.props, " isolation=\"isolate\" oekaki:clip-group=\"true\"");
+        if unit[1..].iter().any(|c| c.props.blend != BlendMode::Normal)
+            && let Some((area, alpha)) = alpha_cut(base, &unit[1..])
+        {
+            let src = self.png(area, &alpha)?;
+            indent(xml, depth + 1);
+            xml.push_str(&format!(
+                "<layer name=\"Clip\" src=\"{src}\" x=\"{}\" y=\"{}\" opacity=\"1\" visibility=\"visible\" composite-op=\"svg:dst-in\" oekaki:clip-alpha=\"true\"/>\n",
+                area.x0, area.y0
+            ));
+        }
         for c in unit[1..].iter().rev() {
             let op = if c.props.blend == BlendMode::Normal { "svg:src-atop" } else { c.props.blend.ora_name() };
             let mut props = c.props.clone();
@@ -193,6 +205,33 @@ impl OraWriter {
         self.file(&name, &bytes)?;
         Ok(name)
     }
+}
+
+/// How a clip unit with non-normal clipped layers is written. `svg:src-atop` cannot carry a blend mode, so
+/// the clipped layers blend with their own modes, unclipped, and a top `svg:dst-in` layer cuts the group
+/// back to the base: its alpha is `base alpha / group alpha`, so every pixel keeps exactly the base's alpha.
+/// Colours are exact wherever the base is opaque or empty (flats under shading); on partly transparent base
+/// pixels under a clipped layer the colour mix follows source-over rather than source-atop.
+/// Returns the area and RGBA of the cut layer.
+pub fn alpha_cut(base: &Layer, clipped: &[Layer]) -> Option<(Rect, Vec<u8>)> {
+    let area = base.tile_bounds();
+    if area.is_empty() {
+        return None;
+    }
+    let plain = LayerProps { opacity: 1.0, blend: BlendMode::Normal, visible: true, clip: false, ..base.props.clone() };
+    let mut children = vec![Layer { props: plain, ..base.clone() }];
+    for c in clipped {
+        let mut c = c.clone();
+        c.props.clip = c.props.blend == BlendMode::Normal;
+        children.push(c);
+    }
+    let group = Layer { id: 0, props: LayerProps::named("cut"), mask: None, content: LayerContent::Group(children) };
+    let (b, g) = (render_layer_rect(base, area), render_layer_rect(&group, area));
+    let cut = b.iter().zip(&g).flat_map(|(b, g)| {
+        let m = if g[3] == 0 { 0 } else { ((b[3] as u32 * 255 + g[3] as u32 / 2) / g[3] as u32).min(255) as u8 };
+        [255, 255, 255, m]
+    });
+    Some((area, cut.collect()))
 }
 
 fn common_attrs(p: &LayerProps, op: &str) -> String {
@@ -288,6 +327,7 @@ struct Attrs {
     is_mask: bool,
     clip_group: bool,
     clip: bool,
+    clip_alpha: bool,
     lock_alpha: bool,
 }
 
@@ -317,6 +357,7 @@ fn attrs(e: &BytesStart) -> Result<Attrs> {
             "oekaki:mask" => a.is_mask = v == "true",
             "oekaki:clip-group" => a.clip_group = v == "true",
             "oekaki:clip" => a.clip = v == "true",
+            "oekaki:clip-alpha" => a.clip_alpha = v == "true",
             "oekaki:lock-alpha" => a.lock_alpha = v == "true",
             _ => {}
         }
@@ -439,8 +480,9 @@ fn build(doc: &mut Document, ar: &mut Archive, nodes: Vec<Node>, count: &mut usi
                 l
             }
             Node::Stack(a, children) if a.masked => masked_layer(doc, ar, a, children, count)?,
-            Node::Stack(a, children) if is_dst_in_group(&a, &children) => foreign_masked(doc, ar, a, children, count)?,
-            Node::Stack(a, children) if a.clip_group => {
+            Node::Stack(a, mut children) if a.clip_group => {
+                // Our own base-alpha cut (see `clip_group`) is redundant once the layers are clipped again.
+                children.retain(|c| !matches!(c, Node::Layer(l) if l.clip_alpha));
                 let mut inner = build(doc, ar, children, count)?;
                 if let Some(base) = inner.first_mut() {
                     base.props.opacity = a.opacity;
@@ -450,6 +492,7 @@ fn build(doc: &mut Document, ar: &mut Archive, nodes: Vec<Node>, count: &mut usi
                 out.extend(inner);
                 continue;
             }
+            Node::Stack(a, children) if is_dst_in_group(&a, &children) => foreign_masked(doc, ar, a, children, count)?,
             Node::Stack(a, children) => {
                 let children = build(doc, ar, children, count)?;
                 let mut g = doc.new_group(a.name.as_deref().unwrap_or("Group"), children);
