@@ -308,7 +308,7 @@ fn as_krita_reads_it(doc: &Document) -> Document {
                 let first = unit.iter().skip(1).position(|l| l.props.blend != BlendMode::Normal).unwrap() + 1;
                 assert!(unit[first..].iter().all(|l| l.props.blend != BlendMode::Normal), "extend as_krita_reads_it");
                 let mut base = unit.remove(0);
-                let cut = ora::alpha_cut(&base, &unit).map(|(area, rgba)| {
+                let cut = ora::alpha_cut(&base, unit).map(|(area, rgba)| {
                     let alpha: Vec<u8> = rgba.chunks_exact(4).map(|p| p[3]).collect();
                     Mask::from_buffer(0, area.x0, area.y0, area.width() as u32, area.height() as u32, &alpha)
                 });
