@@ -102,3 +102,79 @@ fn odd_but_valid_attributes_are_tolerated() {
     assert_eq!(l.props.blend, oekaki::doc::BlendMode::Normal);
     assert_eq!(l.props.name, "\u{1F3A8}");
 }
+
+mod mutations {
+    //! Random damage to real files: every outcome is a value (a document or an error), never a panic.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample_ora() -> Vec<u8> {
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ora/krita-layers.ora")).unwrap()
+    }
+
+    const FRAGMENTS: &[&str] = &[
+        "<stack>",
+        "</stack>",
+        "<stack isolation=\"isolate\" oekaki:masked=\"true\">",
+        "<stack oekaki:clip-group=\"true\">",
+        "<layer src=\"data/a.png\" x=\"-5\" y=\"3\"/>",
+        "<layer src=\"data/a.png\" composite-op=\"svg:dst-in\"/>",
+        "<layer src=\"data/a.png\" oekaki:mask=\"true\"/>",
+        "<layer src=\"data/a.png\" oekaki:clip-alpha=\"true\" composite-op=\"svg:dst-in\"/>",
+        "<layer src=\"data/a.png\" composite-op=\"svg:src-atop\" opacity=\"0.5\"/>",
+        "<layer src=\"../a.png\"/>",
+        "<layer/>",
+        "&amp;",
+        "<!-- x -->",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn truncated_or_flipped_archives_never_panic(
+            cut in prop::option::of(0usize..60_000),
+            flips in prop::collection::vec((0usize..60_000, any::<u8>()), 0..8),
+        ) {
+            let mut bytes = sample_ora();
+            for (at, v) in flips {
+                let i = at % bytes.len();
+                bytes[i] ^= v;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut);
+            }
+            let _ = ora::read(&bytes, Limits::default());
+        }
+
+        #[test]
+        fn random_stacks_never_panic(parts in prop::collection::vec(0usize..FRAGMENTS.len(), 0..24)) {
+            let inner: String = parts.iter().map(|i| FRAGMENTS[*i]).collect();
+            let png = png_bytes(3, 2);
+            let bytes = ora_with(&stack(&inner), &[("data/a.png", &png)]);
+            if let Ok(doc) = ora::read(&bytes, Limits::default()) {
+                // Whatever was read composites and writes back.
+                let again = ora::write(&doc).unwrap();
+                prop_assert!(ora::read(&again, Limits::default()).is_ok());
+            }
+        }
+
+        #[test]
+        fn damaged_pngs_never_panic(
+            cut in prop::option::of(0usize..5000),
+            flips in prop::collection::vec((0usize..5000, any::<u8>()), 0..6),
+        ) {
+            let mut bytes = png_bytes(37, 23);
+            for (at, v) in flips {
+                let i = at % bytes.len();
+                bytes[i] ^= v;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut);
+            }
+            let _ = raster_file::open_image(&bytes, "x", Limits::default());
+            let _ = oekaki::io::png_text::read_text_chunks(&bytes);
+        }
+    }
+}
