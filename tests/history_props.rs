@@ -4,10 +4,11 @@
 use oekaki::color::Color;
 use oekaki::doc::selection::{Combine, Shape};
 use oekaki::doc::{BlendMode, Document, LayerMask, LayerProps, PaintTarget};
-use oekaki::history::{Command, Editor};
+use oekaki::history::{Command, Editor, layer_ops};
 use oekaki::paint::fill::{AreaSpec, FillCommand};
 use oekaki::paint::gradient::{GradientCommand, GradientKind};
 use oekaki::paint::stroke::StrokeCommand;
+use oekaki::paint::transform::Affine;
 use oekaki::paint::{Brush, InputSample};
 use oekaki::raster::Surface;
 use proptest::prelude::*;
@@ -75,6 +76,21 @@ enum Op {
         layer: usize,
         to: usize,
     },
+    Duplicate {
+        layer: usize,
+    },
+    MergeDown {
+        layer: usize,
+    },
+    ApplyMask {
+        layer: usize,
+    },
+    Transform {
+        layer: usize,
+        scale: f32,
+        degrees: f32,
+        dx: f32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -95,6 +111,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), -70i32..70, -70i32..70).prop_map(|(layer, dx, dy)| Op::Translate { layer, dx, dy }),
         1 => any::<usize>().prop_map(|layer| Op::Clear { layer }),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(layer, to)| Op::Move { layer, to }),
+        1 => any::<usize>().prop_map(|layer| Op::Duplicate { layer }),
+        1 => any::<usize>().prop_map(|layer| Op::MergeDown { layer }),
+        1 => any::<usize>().prop_map(|layer| Op::ApplyMask { layer }),
+        1 => (any::<usize>(), 0.3f32..2.0, -180.0f32..180.0, -30.0f32..30.0)
+            .prop_map(|(layer, scale, degrees, dx)| Op::Transform { layer, scale, degrees, dx }),
     ]
 }
 
@@ -174,6 +195,13 @@ fn command(doc: &mut Document, op: &Op) -> Option<Command> {
         }
         Op::Translate { layer, dx, dy } => Command::Translate { layer: pick(*layer)?, dx: *dx, dy: *dy },
         Op::Clear { layer } => Command::Clear { target: PaintTarget::Layer(pick(*layer)?) },
+        Op::Duplicate { layer } => layer_ops::duplicate(doc, pick(*layer)?).ok()?,
+        Op::MergeDown { layer } => layer_ops::merge_down(doc, pick(*layer)?).ok()?,
+        Op::ApplyMask { layer } => layer_ops::apply_mask(doc, pick(*layer)?).ok()?,
+        Op::Transform { layer, scale, degrees, dx } => {
+            let map = Affine::about(100.0, 75.0, *scale, *scale, *degrees).then(&Affine::translate(*dx, 0.0));
+            layer_ops::transform(doc, pick(*layer)?, &map).ok()?
+        }
         Op::Move { layer, to } => {
             let id = pick(*layer)?;
             Command::MoveLayer { id, parent: None, index: to % doc.layers.len().max(1) }

@@ -53,6 +53,8 @@ pub enum Command {
     },
     SetSelection(Box<Selection>),
     SetMetadata(Vec<(String, String)>),
+    /// Replaces a layer (same id) wholesale: merged, transformed or mask-applied results.
+    ReplaceLayer(Box<Layer>),
     /// Several commands as one undo step; all or nothing.
     Batch(Vec<Command>),
 }
@@ -110,6 +112,7 @@ impl Command {
             Command::SetMask { .. } => "Layer mask",
             Command::SetSelection(_) => "Selection",
             Command::SetMetadata(_) => "Metadata",
+            Command::ReplaceLayer(_) => "Edit layer",
             Command::Batch(_) => "Edit",
         }
     }
@@ -118,7 +121,7 @@ impl Command {
     pub fn bytes(&self) -> usize {
         match self {
             Command::Patch(p) => p.bytes(),
-            Command::AddLayer { layer, .. } => layer.bytes(),
+            Command::AddLayer { layer, .. } | Command::ReplaceLayer(layer) => layer.bytes(),
             Command::SetMask { mask, .. } => mask.as_ref().map_or(0, |m| m.pixels.bytes()),
             Command::SetSelection(s) => s.mask.bytes(),
             Command::Batch(v) => v.iter().map(Command::bytes).sum(),
@@ -204,6 +207,23 @@ impl Command {
                 let old = std::mem::replace(&mut doc.metadata, m);
                 Ok(Applied { dirty: Rect::EMPTY, inverse: Command::SetMetadata(old) })
             }
+            Command::ReplaceLayer(layer) => {
+                let id = layer.id;
+                let mut ids = Vec::new();
+                collect_ids(&layer, &mut ids);
+                let old = doc.try_layer(id)?;
+                // Children may keep their ids (they are replaced too) but must not collide with other layers.
+                if let Some(dup) = ids.iter().find(|i| doc.layer(**i).is_some() && !contains(old, **i)) {
+                    return Err(DocError::Invalid(format!("layer id {dup} is already in the document")));
+                }
+                let before = affected(doc, id);
+                let slot = doc.try_layer_mut(id)?;
+                let old = std::mem::replace(slot, *layer);
+                for i in ids {
+                    doc.reserve_id(i);
+                }
+                Ok(Applied { dirty: before.union(&affected(doc, id)), inverse: Command::ReplaceLayer(Box::new(old)) })
+            }
             Command::Batch(cmds) => {
                 let mut inverses = Vec::with_capacity(cmds.len());
                 let mut dirty = Rect::EMPTY;
@@ -237,6 +257,11 @@ fn translate(l: &mut Layer, dx: i32, dy: i32) {
         LayerContent::Raster(s) => *s = s.translated(dx, dy),
         LayerContent::Group(children) => children.iter_mut().for_each(|c| translate(c, dx, dy)),
     }
+}
+
+fn collect_ids(l: &Layer, out: &mut Vec<LayerId>) {
+    out.push(l.id);
+    l.children().iter().for_each(|c| collect_ids(c, out));
 }
 
 fn contains(l: &Layer, id: LayerId) -> bool {

@@ -4,6 +4,7 @@
 
 pub mod command;
 mod editor;
+pub mod layer_ops;
 mod stack;
 
 pub use command::{Applied, Command};

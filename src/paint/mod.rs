@@ -10,6 +10,7 @@ pub mod gradient;
 pub mod sample;
 pub mod stabilizer;
 pub mod stroke;
+pub mod transform;
 
 pub use crate::doc::PaintTarget;
 pub use apply::{Ink, PixelEdit};
