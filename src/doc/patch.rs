@@ -76,6 +76,13 @@ impl TilePatch {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        match &self.tiles {
+            PatchTiles::Rgba(v) => v.is_empty(),
+            PatchTiles::Gray(v) => v.is_empty(),
+        }
+    }
+
     pub fn rect(&self) -> Rect {
         let keys: Vec<TileKey> = match &self.tiles {
             PatchTiles::Rgba(v) => v.iter().map(|t| t.0).collect(),

@@ -117,6 +117,15 @@ impl Command {
         }
     }
 
+    /// Whether applying this changes nothing at all (a pixel patch without tiles, an empty batch).
+    pub fn is_noop(&self) -> bool {
+        match self {
+            Command::Patch(p) => p.is_empty(),
+            Command::Batch(v) => v.iter().all(Command::is_noop),
+            _ => false,
+        }
+    }
+
     /// Tile bytes this command keeps alive (what an undo entry costs).
     pub fn bytes(&self) -> usize {
         match self {

@@ -23,8 +23,12 @@ impl History {
         History { undo: VecDeque::new(), redo: Vec::new(), budget: budget_mb.saturating_mul(1 << 20) }
     }
 
-    /// Records the inverse of a change just made; clears redo.
+    /// Records the inverse of a change just made; clears redo. A pixel edit that touched nothing (a click
+    /// outside the canvas) leaves no step behind.
     pub fn record(&mut self, label: &'static str, inverse: Command) {
+        if inverse.is_noop() {
+            return;
+        }
         self.redo.clear();
         let bytes = inverse.bytes();
         self.undo.push_back(Entry { label, command: inverse, bytes });
