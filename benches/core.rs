@@ -165,5 +165,35 @@ fn selection_and_fill(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, compositing, brushes, selection_and_fill);
+/// What one pen event costs while painting: dabs, mixing into the layer, and recompositing the dirty area
+/// of a 4096² document with 10 full layers (the studio's per-frame work for a stroke).
+fn live_stroke(c: &mut Criterion) {
+    use oekaki::history::Editor;
+    let mut doc = document(4096, 10, Rect::new(1500, 1500, 2600, 2600));
+    let target = PaintTarget::Layer(doc.layers[5].id);
+    doc.layers.iter_mut().for_each(|l| l.props.clip = false);
+    let mut ed = Editor::new(doc);
+    let mut cache = CompositeCache::default();
+    let brush = Brush { diameter: 40.0, hardness: 0.7, spacing: 0.1, ..Brush::default() };
+    ed.begin_stroke(target, brush, Color::rgb(0.2, 0.3, 0.8)).unwrap();
+    let mut t = 0.0f32;
+    c.bench_function("pen event: 4 samples of a 40 px brush + recomposite, 4096^2 x 10 layers", |b| {
+        b.iter(|| {
+            let samples: Vec<InputSample> = (0..4)
+                .map(|_| {
+                    t += 1.5;
+                    InputSample {
+                        x: 2048.0 + 400.0 * (t * 0.01).cos(),
+                        y: 2048.0 + 400.0 * (t * 0.013).sin(),
+                        pressure: 0.8,
+                    }
+                })
+                .collect();
+            let dirty = ed.stroke_to(&samples).unwrap();
+            black_box(cache.update(&ed.doc, dirty))
+        })
+    });
+}
+
+criterion_group!(benches, compositing, brushes, selection_and_fill, live_stroke);
 criterion_main!(benches);
