@@ -96,7 +96,8 @@ fn odd_but_valid_attributes_are_tolerated() {
     let xml = stack(
         "<layer src=\"data/a.png\" x=\"nan\" y=\"1e30\" opacity=\"7\" composite-op=\"krita:weird\" name=\"\u{1F3A8}\"/>",
     );
-    let doc = ora::read(&ora_with(&xml, &[("data/a.png", &png)]), Limits::default()).unwrap();
+    let (doc, warnings) = ora::read_with_warnings(&ora_with(&xml, &[("data/a.png", &png)]), Limits::default()).unwrap();
+    assert_eq!(warnings, vec!["layer '\u{1F3A8}': blend mode 'krita:weird' is not supported and is shown as Normal"]);
     let l = &doc.layers[0];
     assert_eq!(l.props.opacity, 1.0);
     assert_eq!(l.props.blend, oekaki::doc::BlendMode::Normal);

@@ -52,8 +52,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
     }
 }
 
+/// Opens a file; what could not be kept exactly is reported on stderr, one `oekaki: warning:` line each.
 fn open(path: &Path) -> Result<Document> {
-    io::open_path(path, Limits::default()).with_context(|| format!("cannot open {}", path.display()))
+    let (doc, warnings) = io::open_path_with_warnings(path, Limits::default())
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    for w in warnings {
+        eprintln!("oekaki: warning: {}: {w}", path.display());
+    }
+    Ok(doc)
 }
 
 fn export(input: &Path, output: &Path) -> Result<()> {

@@ -40,6 +40,11 @@ pub type Result<T> = std::result::Result<T, IoError>;
 
 /// Opens any supported file by extension (ORA, PNG, JPEG, WebP).
 pub fn open_path(path: &std::path::Path, limits: Limits) -> Result<crate::doc::Document> {
+    open_path_with_warnings(path, limits).map(|(doc, _)| doc)
+}
+
+/// Like [`open_path`], also returning what could not be kept exactly, one line each.
+pub fn open_path_with_warnings(path: &std::path::Path, limits: Limits) -> Result<(crate::doc::Document, Vec<String>)> {
     use raster_file::FileKind;
     let kind = FileKind::from_path(path)?;
     let size = std::fs::metadata(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?.len();
@@ -48,10 +53,10 @@ pub fn open_path(path: &std::path::Path, limits: Limits) -> Result<crate::doc::D
     }
     let bytes = std::fs::read(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
     match kind {
-        FileKind::Ora => ora::read(&bytes, limits),
+        FileKind::Ora => ora::read_with_warnings(&bytes, limits),
         _ => {
             let name = path.file_stem().map_or("Background".into(), |s| s.to_string_lossy().into_owned());
-            raster_file::open_image(&bytes, &name, limits)
+            Ok((raster_file::open_image(&bytes, &name, limits)?, Vec::new()))
         }
     }
 }

@@ -439,6 +439,12 @@ fn parse_stack_xml(xml: &[u8]) -> Result<(u32, u32, Vec<Node>)> {
 
 /// Reads an OpenRaster archive from memory.
 pub fn read(bytes: &[u8], limits: Limits) -> Result<Document> {
+    read_with_warnings(bytes, limits).map(|(doc, _)| doc)
+}
+
+/// Reads an OpenRaster archive and says what could not be kept exactly (one line per issue), such as a
+/// `composite-op` we do not know, which is shown as Normal.
+pub fn read_with_warnings(bytes: &[u8], limits: Limits) -> Result<(Document, Vec<String>)> {
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(IoError::TooMuchMemory { limit_mb: limits.max_file_bytes >> 20 });
     }
@@ -452,6 +458,8 @@ pub fn read(bytes: &[u8], limits: Limits) -> Result<Document> {
         return Err(IoError::Ora("the mimetype entry is not image/openraster".into()));
     }
     let (w, h, nodes) = parse_stack_xml(&ar.entry("stack.xml")?)?;
+    let mut warnings = Vec::new();
+    unknown_ops(&nodes, &mut warnings);
     let mut doc = Document::new(w, h)?;
     let mut count = 0usize;
     let layers = build(&mut doc, &mut ar, nodes, &mut count)?;
@@ -460,7 +468,23 @@ pub fn read(bytes: &[u8], limits: Limits) -> Result<Document> {
         doc.metadata =
             serde_json::from_slice(&ar.entry(METADATA)?).map_err(|e| IoError::Ora(format!("{METADATA}: {e}")))?;
     }
-    Ok(doc)
+    Ok((doc, warnings))
+}
+
+/// Composite ops we read as something else: `svg:dst-in` is understood as a mask where it cuts a group.
+fn unknown_ops(nodes: &[Node], out: &mut Vec<String>) {
+    for n in nodes {
+        let (a, children) = match n {
+            Node::Layer(a) => (a, &[][..]),
+            Node::Stack(a, c) => (a, &c[..]),
+        };
+        let known = BlendMode::from_ora_name(&a.op).is_some() || a.op == "svg:src-atop" || a.op == "svg:dst-in";
+        if !known {
+            let name = a.name.as_deref().unwrap_or("unnamed");
+            out.push(format!("layer '{name}': blend mode '{}' is not supported and is shown as Normal", a.op));
+        }
+        unknown_ops(children, out);
+    }
 }
 
 /// Turns parsed nodes (top first) into layers (bottom first), loading pixels.
