@@ -8,3 +8,4 @@ pub mod history;
 pub mod io;
 pub mod paint;
 pub mod raster;
+pub mod view;

@@ -15,9 +15,12 @@ use oekaki::io::{self, Limits, params::GenerationParams};
     version,
     about = "Oekaki Studio: painting with local AI. Without a command, opens the studio."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Files to open in the studio.
+    files: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -40,9 +43,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
         Err(e) => bail!("{}", e.to_string().lines().next().unwrap_or("bad arguments").trim_start_matches("error: ")),
     };
     match cli.command {
-        None => {
-            bail!("the studio window is not built yet; run `oekaki --help` for the command line")
-        }
+        None => crate::studio::run(cli.files),
         Some(Command::Export { input, output }) => export(&input, &output),
         Some(Command::Info { file }) => {
             print!("{}", info(&file)?);
