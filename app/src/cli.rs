@@ -1,4 +1,4 @@
-//! The headless command line: `export`, `info` and `apply`.
+//! The headless command line: `export`, `info`, `apply` and `generate`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,8 @@ enum Command {
     Info { file: PathBuf },
     /// Apply paint operations from a JSON file (a list of strokes, fills, gradients) and save the result.
     Apply { input: PathBuf, ops: PathBuf, output: PathBuf },
+    /// Generate or edit an image with a local Stable Diffusion model (txt2img, img2img, inpaint, InstructPix2Pix).
+    Generate(Box<crate::generate::GenerateArgs>),
 }
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
@@ -50,6 +52,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
             Ok(())
         }
         Some(Command::Apply { input, ops, output }) => apply(&input, &ops, &output),
+        Some(Command::Generate(args)) => crate::generate::generate(*args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `oekaki`: with no arguments it opens the studio; subcommands run the same core operations headless.
 
 mod cli;
+mod generate;
 mod studio;
 
 use std::process::ExitCode;

@@ -1,0 +1,243 @@
+//! One ONNX model loaded into ONNX Runtime on an execution provider, with its inputs described from the session
+//! (names, element types, ranks: never assumed) and values converted to the declared types on the way in.
+//! Time spent inside `Session::run` is accumulated so callers can report the engine's own overhead.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ort::ep::{self, ExecutionProvider};
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{Session, SessionInputValue};
+use ort::value::{DynValue, Tensor, TensorElementType};
+
+use super::{AiError, onnx_file, runtime};
+
+/// The execution provider asked for on the command line or in settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Device {
+    /// The first GPU provider that registers (CUDA, DirectML, CoreML), else CPU.
+    Auto,
+    Cpu,
+    Cuda,
+    DirectMl,
+    CoreMl,
+}
+
+impl Device {
+    pub fn parse(s: &str) -> Result<Self, AiError> {
+        Ok(match s {
+            "auto" => Device::Auto,
+            "cpu" => Device::Cpu,
+            "cuda" => Device::Cuda,
+            "directml" => Device::DirectMl,
+            "coreml" => Device::CoreMl,
+            other => return Err(AiError::Runtime(format!("unknown --ep \"{other}\" (auto, cpu, cuda, directml, coreml)"))),
+        })
+    }
+}
+
+/// Element types the pipelines feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    F32,
+    F16,
+    I64,
+    I32,
+    Other,
+}
+
+/// One graph input as the session declares it; dynamic dimensions are −1.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    pub name: String,
+    pub elem: Elem,
+    pub shape: Vec<i64>,
+}
+
+/// A value to feed: always f32 or i64 on our side, converted to what the input declares.
+pub enum Feed {
+    F32(Vec<usize>, Vec<f32>),
+    I64(Vec<usize>, Vec<i64>),
+}
+
+/// A float output, converted to f32.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+pub struct Model {
+    session: Session,
+    pub path: PathBuf,
+    /// The provider that runs the model ("CPU", "CUDA", "DirectML", "CoreML").
+    pub provider: &'static str,
+    pub inputs: Vec<InputSpec>,
+    pub outputs: Vec<String>,
+    /// Wall time spent inside ONNX Runtime's `run` since load.
+    pub ort_time: Duration,
+    /// How long loading took.
+    pub load_time: Duration,
+}
+
+fn elem(t: Option<TensorElementType>) -> Elem {
+    match t {
+        Some(TensorElementType::Float32) => Elem::F32,
+        Some(TensorElementType::Float16) => Elem::F16,
+        Some(TensorElementType::Int64) => Elem::I64,
+        Some(TensorElementType::Int32) => Elem::I32,
+        _ => Elem::Other,
+    }
+}
+
+fn ort_err(path: &Path, e: impl std::fmt::Display) -> AiError {
+    AiError::Model(format!("{}: {e}", path.display()))
+}
+
+type Builder = ort::session::builder::SessionBuilder;
+
+/// Register the providers for `device` in priority order; returns the name of the one that took.
+fn register(builder: &mut Builder, device: Device, path: &Path) -> Result<&'static str, AiError> {
+    let cuda = || ep::CUDA::default().build().error_on_failure();
+    let dml = || ep::DirectML::default().build().error_on_failure();
+    let coreml = || ep::CoreML::default().build().error_on_failure();
+    let candidates: Vec<(&'static str, ort::ep::ExecutionProviderDispatch)> = match device {
+        Device::Cpu => return Ok("CPU"),
+        Device::Auto => vec![("CUDA", cuda()), ("DirectML", dml()), ("CoreML", coreml())],
+        Device::Cuda => vec![("CUDA", cuda())],
+        Device::DirectMl => vec![("DirectML", dml())],
+        Device::CoreMl => vec![("CoreML", coreml())],
+    };
+    let mut last_error = String::new();
+    for (name, dispatch) in candidates {
+        match dispatch.register(builder) {
+            Ok(()) => return Ok(name),
+            Err(e) => last_error = format!("{name}: {e}"),
+        }
+    }
+    if device == Device::Auto {
+        Ok("CPU")
+    } else {
+        Err(ort_err(path, format!("the requested execution provider is not available ({last_error})")))
+    }
+}
+
+/// Is a GPU provider compiled into the loaded runtime? (Compiled in is not the same as usable.)
+pub fn available_providers() -> Vec<&'static str> {
+    let mut v = vec!["CPU"];
+    if ep::CUDA::is_available().unwrap_or(false) {
+        v.push("CUDA");
+    }
+    if ep::DirectML::is_available().unwrap_or(false) {
+        v.push("DirectML");
+    }
+    if ep::CoreML::is_available().unwrap_or(false) {
+        v.push("CoreML");
+    }
+    v
+}
+
+impl Model {
+    /// Load `path` (with any external weights next to it) on `device`.
+    pub fn load(path: &Path, device: Device) -> Result<Self, AiError> {
+        let start = Instant::now();
+        if !path.is_file() {
+            return Err(AiError::Model(format!("missing {}", path.display())));
+        }
+        let tensors = onnx_file::tensors(path)?;
+        onnx_file::check_external_data(path, &tensors)?;
+        let env = runtime::environment()?;
+        let mut builder = Session::builder(env).map_err(|e| ort_err(path, e))?;
+        builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| ort_err(path, e))?;
+        if matches!(device, Device::DirectMl | Device::Auto) {
+            // DirectML cannot run with memory patterns or parallel execution.
+            builder = builder.with_memory_pattern(false).map_err(|e| ort_err(path, e))?;
+        }
+        let provider = register(&mut builder, device, path)?;
+        let session = builder.commit_from_file(path).map_err(|e| ort_err(path, e))?;
+        let inputs = session
+            .inputs()
+            .iter()
+            .map(|o| InputSpec {
+                name: o.name().to_string(),
+                elem: elem(o.dtype().tensor_type()),
+                shape: o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default(),
+            })
+            .collect();
+        let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        Ok(Model {
+            session,
+            path: path.to_path_buf(),
+            provider,
+            inputs,
+            outputs,
+            ort_time: Duration::ZERO,
+            load_time: start.elapsed(),
+        })
+    }
+
+    pub fn input(&self, name: &str) -> Option<&InputSpec> {
+        self.inputs.iter().find(|i| i.name == name)
+    }
+
+    pub fn has_output(&self, name: &str) -> bool {
+        self.outputs.iter().any(|o| o == name)
+    }
+
+    fn to_value(&self, name: &str, feed: Feed) -> Result<DynValue, AiError> {
+        let spec = self
+            .input(name)
+            .ok_or_else(|| ort_err(&self.path, format!("the model has no input named \"{name}\"")))?;
+        let value = match (feed, spec.elem) {
+            (Feed::F32(shape, data), Elem::F32) => Tensor::from_array((shape, data)).map(|t| t.into_dyn()),
+            (Feed::F32(shape, data), Elem::F16) => {
+                let half: Vec<half::f16> = data.into_iter().map(half::f16::from_f32).collect();
+                Tensor::from_array((shape, half)).map(|t| t.into_dyn())
+            }
+            (Feed::F32(shape, data), Elem::I64) => {
+                Tensor::from_array((shape, data.into_iter().map(|v| v as i64).collect::<Vec<_>>())).map(|t| t.into_dyn())
+            }
+            (Feed::I64(shape, data), Elem::I64) => Tensor::from_array((shape, data)).map(|t| t.into_dyn()),
+            (Feed::I64(shape, data), Elem::I32) => {
+                Tensor::from_array((shape, data.into_iter().map(|v| v as i32).collect::<Vec<_>>())).map(|t| t.into_dyn())
+            }
+            (Feed::F32(shape, data), Elem::I32) => {
+                Tensor::from_array((shape, data.into_iter().map(|v| v as i32).collect::<Vec<_>>())).map(|t| t.into_dyn())
+            }
+            (Feed::I64(shape, data), Elem::F32) => {
+                Tensor::from_array((shape, data.into_iter().map(|v| v as f32).collect::<Vec<_>>())).map(|t| t.into_dyn())
+            }
+            _ => return Err(ort_err(&self.path, format!("input \"{name}\" has an element type we cannot feed"))),
+        };
+        value.map_err(|e| ort_err(&self.path, e))
+    }
+
+    /// Run the model on named inputs; returns the requested float outputs in order.
+    pub fn run(&mut self, feeds: Vec<(&str, Feed)>, wanted: &[&str]) -> Result<Vec<Output>, AiError> {
+        let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(feeds.len());
+        for (name, feed) in feeds {
+            let value = self.to_value(name, feed)?;
+            inputs.push((Cow::Owned(name.to_string()), value.into()));
+        }
+        let path = self.path.clone();
+        let start = Instant::now();
+        let outputs = self.session.run(inputs).map_err(|e| ort_err(&path, e))?;
+        let elapsed = start.elapsed();
+        let mut result = Vec::with_capacity(wanted.len());
+        for name in wanted {
+            let value =
+                outputs.get(name).ok_or_else(|| ort_err(&path, format!("the model has no output named \"{name}\"")))?;
+            let output = if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
+                Output { shape: shape.iter().map(|&d| d as usize).collect(), data: data.to_vec() }
+            } else {
+                let (shape, data) = value.try_extract_tensor::<half::f16>().map_err(|e| ort_err(&path, e))?;
+                Output { shape: shape.iter().map(|&d| d as usize).collect(), data: data.iter().map(|v| v.to_f32()).collect() }
+            };
+            result.push(output);
+        }
+        drop(outputs);
+        self.ort_time += elapsed;
+        Ok(result)
+    }
+}

@@ -1,0 +1,124 @@
+//! Every pipeline × sampler against diffusers' own PyTorch output on the same tiny random-weight models
+//! (tests/fixtures/sd, made by onnx/make_tiny_models.py and onnx/make_references.py). Runs on the real ONNX
+//! Runtime (fetched on first use, or ORT_DYLIB_PATH).
+//!
+//! Pass: ≥ 99.5 % of channel values within 2/255 of the reference and none off by more than 8/255.
+
+use std::path::{Path, PathBuf};
+
+use oekaki::ai::pipeline::{Engine, Generated, Pixels, Request};
+use oekaki::ai::scheduler::SamplerKind;
+use oekaki::ai::session::Device;
+use serde::Deserialize;
+
+#[derive(Deserialize, Debug)]
+struct Case {
+    name: String,
+    model: String,
+    sampler: String,
+    prompt: String,
+    negative: String,
+    steps: usize,
+    cfg: f32,
+    image_cfg: Option<f32>,
+    strength: Option<f32>,
+    seed: u64,
+    width: usize,
+    height: usize,
+    clip_skip: usize,
+    init: Option<String>,
+    mask: Option<String>,
+    output: String,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn load_rgb(path: &Path) -> Pixels {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+    Pixels { width: img.width() as usize, height: img.height() as usize, data: img.into_raw() }
+}
+
+fn load_gray(path: &Path) -> Pixels {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_luma8();
+    Pixels { width: img.width() as usize, height: img.height() as usize, data: img.into_raw() }
+}
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/sd/reference/cases.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn request(c: &Case) -> Request {
+    Request {
+        prompt: c.prompt.clone(),
+        negative: c.negative.clone(),
+        steps: c.steps,
+        cfg: c.cfg,
+        image_cfg: c.image_cfg.unwrap_or(1.5),
+        strength: c.strength.unwrap_or(1.0),
+        sampler: SamplerKind::parse(&c.sampler).unwrap(),
+        seed: c.seed,
+        width: c.width,
+        height: c.height,
+        clip_skip: c.clip_skip,
+        init: c.init.as_ref().map(|p| load_rgb(&root().join(p))),
+        mask: c.mask.as_ref().map(|p| load_gray(&root().join(p))),
+    }
+}
+
+/// (fraction within 2/255, largest difference)
+fn compare(out: &Generated, reference: &Pixels) -> (f64, u8) {
+    assert_eq!((out.width, out.height), (reference.width, reference.height));
+    let mut close = 0usize;
+    let mut worst = 0u8;
+    for (a, b) in out.rgb.iter().zip(&reference.data) {
+        let d = a.abs_diff(*b);
+        worst = worst.max(d);
+        if d <= 2 {
+            close += 1;
+        }
+    }
+    (close as f64 / out.rgb.len() as f64, worst)
+}
+
+#[test]
+fn every_pipeline_and_sampler_matches_diffusers() {
+    let mut cases = cases();
+    assert!(cases.len() >= 20, "the reference set is incomplete");
+    cases.sort_by(|a, b| a.model.cmp(&b.model));
+    let mut engine = Engine::new(Device::Cpu);
+    let mut failures = Vec::new();
+    for c in &cases {
+        let model = root().join("tests/fixtures/sd").join(&c.model);
+        let out = engine.generate(&model, &request(c), &mut |_| true).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let reference = load_rgb(&root().join(&c.output));
+        let (close, worst) = compare(&out, &reference);
+        println!("{:32} within 2/255: {:.4}  max diff: {worst}", c.name, close);
+        if close < 0.995 || worst > 8 {
+            failures.push(format!("{}: {:.2}% within 2/255, max diff {worst}", c.name, close * 100.0));
+        }
+    }
+    assert!(failures.is_empty(), "differ from diffusers:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_comparison_tells_other_seeds_prompts_and_clip_skips_apart() {
+    let case = cases().into_iter().find(|c| c.name == "txt2img_euler_a").expect("txt2img_euler_a case");
+    let model = root().join("tests/fixtures/sd").join(&case.model);
+    let reference = load_rgb(&root().join(&case.output));
+    let mut engine = Engine::new(Device::Cpu);
+    let base = request(&case);
+    let variants = [
+        Request { seed: base.seed + 1, ..base.clone() },
+        Request { prompt: format!("{} at night", base.prompt), ..base.clone() },
+        Request { clip_skip: 2, ..base.clone() },
+        Request { sampler: SamplerKind::Euler, ..base.clone() },
+    ];
+    for v in variants {
+        let out = engine.generate(&model, &v, &mut |_| true).unwrap();
+        let (close, worst) = compare(&out, &reference);
+        assert!(close < 0.995 || worst > 8, "a changed request still matched ({close}, {worst})");
+    }
+}
