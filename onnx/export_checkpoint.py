@@ -141,6 +141,10 @@ def main():
     ap.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     ap.add_argument("--no-validate", action="store_true")
     a = ap.parse_args()
+    if Path(a.checkpoint).suffix.lower() != ".safetensors":
+        # .ckpt / .pt / .bin files are Python pickles: loading one can run arbitrary code. We never unpickle.
+        raise SystemExit(f"{a.checkpoint}: only .safetensors checkpoints are accepted (pickled .ckpt/.pt/.bin files "
+                         "can run code when loaded; convert them with a tool you trust first)")
     tmp = None
     if a.keep_diffusers:
         ddir = Path(a.keep_diffusers)

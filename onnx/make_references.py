@@ -15,7 +15,8 @@ CASE FIELDS: name, model (folder under tests/fixtures/sd), pipeline (txt2img|img
 sampler (euler_a|euler|dpmpp_2m_karras|ddim|lcm), prompt, negative, steps, cfg, image_cfg|null, strength|null,
 seed, width, height, clip_skip (A1111 numbering: 1 = last layer, 2 = penultimate layer + final LayerNorm, i.e.
 diffusers clip_skip=1), init|null, mask|null (repo-relative paths), output (repo-relative path), plus
-"rng": the order in which the pipeline draws from its torch generator (all shapes [1,4,8,8]), and "notes".
+"rng": the order in which the pipeline draws from its torch generator (all shapes [1,4,8,8]), "notes", and
+prompt_ids / negative_ids: the CLIP tokenizer ids (padded to 77) of prompt and negative.
 
 Samplers are built as diffusers does when swapping schedulers: Class.from_config(base.config, **overrides), with
 base = the scheduler in the ONNX fixture folder (tests/fixtures/sd/<model>/scheduler/scheduler_config.json,
@@ -30,6 +31,7 @@ Usage:  python onnx/make_references.py [--pt-dir DIR]     (run onnx/make_tiny_mo
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -267,6 +269,25 @@ def run_case(pipes, c):
 
 
 # ---------------------------------------------------------------------------------------------- schedulers
+def finite_json(obj):
+    """Strict JSON: non-finite floats (e.g. DPMSolver's lambda_min_clipped = -inf) become "inf"/"-inf"/"nan"."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return "nan" if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj
+
+
+def dump_json(obj, **kw):
+    text = json.dumps(finite_json(obj), allow_nan=False, **kw)
+    if kw.get("indent") is not None:  # keep lists of numbers (token ids) on one line
+        text = re.sub(r"\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]",
+                      lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text)
+    return text + "\n"
+
+
 def fl(t):
     return torch.as_tensor(t).detach().cpu().reshape(-1).tolist()
 
@@ -343,7 +364,7 @@ def scheduler_goldens():
         "base_config": SD15_RAW_SCHEDULER_CONFIG,
         "sampler_classes": {k: v[0] for k, v in SAMPLER_OVERRIDES.items()},
         "sampler_overrides": {k: v[1] for k, v in SAMPLER_OVERRIDES.items()},
-        "resolved_configs": resolved,
+        "resolved_configs": resolved,  # non-finite values written as "-inf" / "inf" / "nan" strings
         "schedules": schedules,
         "trajectories": trajectories,
     }
@@ -386,8 +407,8 @@ def main():
     t0 = time.time()
 
     GOLDENS.mkdir(parents=True, exist_ok=True)
-    (GOLDENS / "torch_randn.json").write_text(json.dumps(randn_goldens()) + "\n")
-    (GOLDENS / "schedulers.json").write_text(json.dumps(scheduler_goldens()) + "\n")
+    (GOLDENS / "torch_randn.json").write_text(dump_json(randn_goldens()))
+    (GOLDENS / "schedulers.json").write_text(dump_json(scheduler_goldens()))
     print(f"goldens written ({time.time() - t0:.1f} s)")
 
     init, mask = make_inputs()
@@ -400,6 +421,10 @@ def main():
     for f in REFERENCE.glob("*.png"):
         f.unlink()
     for c in cases:
+        tok = pipes[c["model"]].tokenizer
+        for field in ("prompt", "negative"):
+            c[field + "_ids"] = tok(c[field], padding="max_length", max_length=tok.model_max_length,
+                                    truncation=True).input_ids
         t1 = time.time()
         img = run_case(pipes, c)
         img.save(REPO / c["output"])
@@ -407,7 +432,7 @@ def main():
         print(f"  {c['name']:34s} std {px.std():6.1f}/255  mean {px.mean():6.1f}  {time.time() - t1:.1f} s")
         if px.std() < 10:
             print(f"  WARNING: {c['name']} is nearly flat")
-    (REFERENCE / "cases.json").write_text(json.dumps(cases, indent=1) + "\n")
+    (REFERENCE / "cases.json").write_text(dump_json(cases, indent=1))
     print(f"{len(cases)} cases, total {time.time() - t0:.1f} s")
 
 

@@ -121,7 +121,8 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
             eprintln!("{part}: {provider}");
         }
     }
-    let mut params = GenerationParams { prompt: req.prompt.clone(), negative_prompt: req.negative.clone(), settings: Vec::new() };
+    let mut params =
+        GenerationParams { prompt: req.prompt.clone(), negative_prompt: req.negative.clone(), settings: Vec::new() };
     params.set("Steps", req.steps.to_string());
     params.set("Sampler", sampler.a1111_name());
     params.set("CFG scale", format!("{}", req.cfg));
@@ -143,11 +144,19 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
         &rgba,
         &[("parameters".to_string(), params.to_text())],
     )?;
-    oekaki::io::atomic::write_atomic(&a.out, &png, false).with_context(|| format!("cannot write {}", a.out.display()))?;
+    oekaki::io::atomic::write_atomic(&a.out, &png, false)
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
     if let Some(path) = &a.timings {
         let mut json = serde_json::to_value(&result.timings)?;
-        json["providers"] = serde_json::json!(result.providers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>());
-        std::fs::write(path, serde_json::to_string_pretty(&json)?).with_context(|| format!("cannot write {}", path.display()))?;
+        json["providers"] = serde_json::json!(
+            result
+                .providers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        );
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::AiError;
 use super::onnx_file;
 use super::scheduler::SchedulerConfigFile;
-use super::AiError;
 
 /// What the UNet expects, from its input channels and inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +155,7 @@ impl ModelFolder {
     /// A clear error for sizes the exported UNet cannot take.
     pub fn check_size(&self, width: usize, height: usize) -> Result<(), AiError> {
         let m = self.size_multiple();
-        if width == 0 || height == 0 || width % m != 0 || height % m != 0 {
+        if width == 0 || height == 0 || !width.is_multiple_of(m) || !height.is_multiple_of(m) {
             return Err(AiError::Input(format!(
                 "{width}×{height} does not suit this model: width and height must be multiples of {m} pixels"
             )));

@@ -93,7 +93,7 @@ impl TorchRng {
         for start in (0..n - 15).step_by(16) {
             box_muller_16_f32(&mut data[start..start + 16]);
         }
-        if n % 16 != 0 {
+        if !n.is_multiple_of(16) {
             let tail = &mut data[n - 16..];
             for v in tail.iter_mut() {
                 *v = self.uniform_f32();
@@ -112,7 +112,7 @@ impl TorchRng {
         for start in (0..n - 15).step_by(16) {
             box_muller_16_f64(&mut data[start..start + 16]);
         }
-        if n % 16 != 0 {
+        if !n.is_multiple_of(16) {
             let tail = &mut data[n - 16..];
             for v in tail.iter_mut() {
                 *v = self.uniform_f64();
@@ -123,13 +123,15 @@ impl TorchRng {
     }
 }
 
-/// ATen's `normal_fill_16`: the first eight uniforms give radii, the last eight angles.
+/// ATen's `normal_fill_16_AVX2` (what x86-64 PyTorch runs): the first eight uniforms give radii, the last eight
+/// angles, with the angle computed in float32 (`2π` rounded to float times `u2`).
 fn box_muller_16_f32(data: &mut [f32]) {
+    const TWO_PI: f32 = 2.0 * std::f32::consts::PI;
     for j in 0..8 {
         let u1 = 1.0 - data[j];
         let u2 = data[j + 8];
         let radius = (-2.0 * u1.ln()).sqrt();
-        let theta = (2.0 * std::f64::consts::PI * u2 as f64) as f32;
+        let theta = TWO_PI * u2;
         data[j] = radius * theta.cos();
         data[j + 8] = radius * theta.sin();
     }

@@ -218,9 +218,7 @@ pub fn locate() -> Result<PathBuf, AiError> {
             Err(AiError::Runtime(format!("ORT_DYLIB_PATH={} is not a file", p.display())))
         };
     }
-    if let Some(beside) =
-        std::env::current_exe().ok().and_then(|exe| exe.parent().and_then(find_main_library))
-    {
+    if let Some(beside) = std::env::current_exe().ok().and_then(|exe| exe.parent().and_then(find_main_library)) {
         return Ok(beside);
     }
     let flavor = Flavor::from_env()?;
@@ -258,7 +256,10 @@ mod tests {
     fn only_native_runtime_libraries_are_unpacked() {
         assert_eq!(is_runtime_member("onnxruntime/capi/libonnxruntime.so.1.31.1"), Some("libonnxruntime.so.1.31.1"));
         assert_eq!(is_runtime_member("onnxruntime/capi/onnxruntime.dll"), Some("onnxruntime.dll"));
-        assert_eq!(is_runtime_member("onnxruntime/capi/onnxruntime_pybind11_state.cpython-312-x86_64-linux-gnu.so"), None);
+        assert_eq!(
+            is_runtime_member("onnxruntime/capi/onnxruntime_pybind11_state.cpython-312-x86_64-linux-gnu.so"),
+            None
+        );
         assert_eq!(is_runtime_member("onnxruntime/capi/../../evil.so"), None);
         assert_eq!(is_runtime_member("onnxruntime/tools/x.so"), None);
         assert!(is_main_library("libonnxruntime.so.1.31.1"));

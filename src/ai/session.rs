@@ -32,7 +32,9 @@ impl Device {
             "cuda" => Device::Cuda,
             "directml" => Device::DirectMl,
             "coreml" => Device::CoreMl,
-            other => return Err(AiError::Runtime(format!("unknown --ep \"{other}\" (auto, cpu, cuda, directml, coreml)"))),
+            other => {
+                return Err(AiError::Runtime(format!("unknown --ep \"{other}\" (auto, cpu, cuda, directml, coreml)")));
+            }
         })
     }
 }
@@ -150,11 +152,11 @@ impl Model {
         let env = runtime::environment()?;
         let mut builder = Session::builder(env).map_err(|e| ort_err(path, e))?;
         builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| ort_err(path, e))?;
-        if matches!(device, Device::DirectMl | Device::Auto) {
-            // DirectML cannot run with memory patterns or parallel execution.
+        let provider = register(&mut builder, device, path)?;
+        if provider == "DirectML" {
+            // DirectML cannot run with memory patterns or parallel execution (sequential is the default).
             builder = builder.with_memory_pattern(false).map_err(|e| ort_err(path, e))?;
         }
-        let provider = register(&mut builder, device, path)?;
         let session = builder.commit_from_file(path).map_err(|e| ort_err(path, e))?;
         let inputs = session
             .inputs()
@@ -186,9 +188,8 @@ impl Model {
     }
 
     fn to_value(&self, name: &str, feed: Feed) -> Result<DynValue, AiError> {
-        let spec = self
-            .input(name)
-            .ok_or_else(|| ort_err(&self.path, format!("the model has no input named \"{name}\"")))?;
+        let spec =
+            self.input(name).ok_or_else(|| ort_err(&self.path, format!("the model has no input named \"{name}\"")))?;
         let value = match (feed, spec.elem) {
             (Feed::F32(shape, data), Elem::F32) => Tensor::from_array((shape, data)).map(|t| t.into_dyn()),
             (Feed::F32(shape, data), Elem::F16) => {
@@ -196,17 +197,21 @@ impl Model {
                 Tensor::from_array((shape, half)).map(|t| t.into_dyn())
             }
             (Feed::F32(shape, data), Elem::I64) => {
-                Tensor::from_array((shape, data.into_iter().map(|v| v as i64).collect::<Vec<_>>())).map(|t| t.into_dyn())
+                Tensor::from_array((shape, data.into_iter().map(|v| v as i64).collect::<Vec<_>>()))
+                    .map(|t| t.into_dyn())
             }
             (Feed::I64(shape, data), Elem::I64) => Tensor::from_array((shape, data)).map(|t| t.into_dyn()),
             (Feed::I64(shape, data), Elem::I32) => {
-                Tensor::from_array((shape, data.into_iter().map(|v| v as i32).collect::<Vec<_>>())).map(|t| t.into_dyn())
+                Tensor::from_array((shape, data.into_iter().map(|v| v as i32).collect::<Vec<_>>()))
+                    .map(|t| t.into_dyn())
             }
             (Feed::F32(shape, data), Elem::I32) => {
-                Tensor::from_array((shape, data.into_iter().map(|v| v as i32).collect::<Vec<_>>())).map(|t| t.into_dyn())
+                Tensor::from_array((shape, data.into_iter().map(|v| v as i32).collect::<Vec<_>>()))
+                    .map(|t| t.into_dyn())
             }
             (Feed::I64(shape, data), Elem::F32) => {
-                Tensor::from_array((shape, data.into_iter().map(|v| v as f32).collect::<Vec<_>>())).map(|t| t.into_dyn())
+                Tensor::from_array((shape, data.into_iter().map(|v| v as f32).collect::<Vec<_>>()))
+                    .map(|t| t.into_dyn())
             }
             _ => return Err(ort_err(&self.path, format!("input \"{name}\" has an element type we cannot feed"))),
         };
@@ -232,7 +237,10 @@ impl Model {
                 Output { shape: shape.iter().map(|&d| d as usize).collect(), data: data.to_vec() }
             } else {
                 let (shape, data) = value.try_extract_tensor::<half::f16>().map_err(|e| ort_err(&path, e))?;
-                Output { shape: shape.iter().map(|&d| d as usize).collect(), data: data.iter().map(|v| v.to_f32()).collect() }
+                Output {
+                    shape: shape.iter().map(|&d| d as usize).collect(),
+                    data: data.iter().map(|v| v.to_f32()).collect(),
+                }
             };
             result.push(output);
         }

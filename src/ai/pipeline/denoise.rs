@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use super::prompt_encoder::Conditioning;
 use super::vae::Latents;
+use crate::ai::AiError;
 use crate::ai::rng::TorchRng;
 use crate::ai::scheduler::Scheduler;
 use crate::ai::session::{Elem, Feed, Model};
-use crate::ai::AiError;
 
 /// How the UNet's predictions are combined.
 #[derive(Clone, Copy)]
@@ -27,9 +27,14 @@ pub enum Guidance<'a> {
 pub enum Extra<'a> {
     None,
     /// 9-channel inpainting: mask (1) ‖ masked-image latents (4), the same for every batch entry.
-    Inpaint { mask: &'a Latents, masked: &'a Latents },
+    Inpaint {
+        mask: &'a Latents,
+        masked: &'a Latents,
+    },
     /// 8-channel InstructPix2Pix: image latents (4); zeros for the unconditional-image entry.
-    Instruct { image: &'a Latents },
+    Instruct {
+        image: &'a Latents,
+    },
 }
 
 /// Ordinary-UNet inpainting: keep the original (re-noised to the current level) where the mask is 0.
@@ -76,11 +81,15 @@ fn timestep_feed(unet: &Model, t: f64) -> Feed {
 impl Denoise<'_> {
     /// One UNet evaluation per entry of (input channels, conditioning); entries with equal prompt lengths run
     /// as one batch.
-    fn predict(&mut self, t: f64, entries: &[(Vec<f32>, &Conditioning)], shape: [usize; 3]) -> Result<Vec<Vec<f32>>, AiError> {
+    fn predict(
+        &mut self,
+        t: f64,
+        entries: &[(Vec<f32>, &Conditioning)],
+        shape: [usize; 3],
+    ) -> Result<Vec<Vec<f32>>, AiError> {
         let [c, h, w] = shape;
         let same = entries.windows(2).all(|p| p[0].1.tokens == p[1].1.tokens && p[0].1.width == p[1].1.width);
-        let groups: Vec<&[(Vec<f32>, &Conditioning)]> =
-            if same { vec![entries] } else { entries.chunks(1).collect() };
+        let groups: Vec<&[(Vec<f32>, &Conditioning)]> = if same { vec![entries] } else { entries.chunks(1).collect() };
         let mut out = Vec::with_capacity(entries.len());
         for group in groups {
             let b = group.len();

@@ -15,12 +15,12 @@ use denoise::{Blend, Denoise, Extra, Guidance, StepInfo};
 use prompt_encoder::{Conditioning, FinalNorm, PromptEncoder};
 use vae::{Latents, Sampling};
 
+use super::AiError;
 use super::model::{ModelFolder, UnetKind};
 use super::rng::TorchRng;
 use super::scheduler::{SamplerKind, Scheduler};
 use super::session::{Device, Model};
 use super::text::ClipTokenizer;
-use super::AiError;
 
 /// An 8-bit image handed to a pipeline: RGB (3 bytes per pixel) or grey (1 byte per pixel).
 #[derive(Debug, Clone)]
@@ -278,7 +278,8 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
     let f = folder.vae_factor;
     let (lh, lw) = (req.height / f, req.width / f);
     let strength = if mode == Mode::Img2Img || mode == Mode::Inpaint { req.strength } else { 1.0 };
-    let mut scheduler = Scheduler::new(req.sampler, &folder.scheduler, req.steps, (strength < 1.0).then_some(strength))?;
+    let mut scheduler =
+        Scheduler::new(req.sampler, &folder.scheduler, req.steps, (strength < 1.0).then_some(strength))?;
     if scheduler.timesteps().is_empty() {
         return Err(AiError::Input(format!(
             "strength {} with {} steps leaves no step to run",
@@ -354,7 +355,9 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
 
     let guidance = match (&uncond, mode) {
         (None, _) => Guidance::None { cond: &cond },
-        (Some(u), Mode::Instruct) => Guidance::Instruct { cond: &cond, uncond: u, scale: req.cfg, image_scale: req.image_cfg },
+        (Some(u), Mode::Instruct) => {
+            Guidance::Instruct { cond: &cond, uncond: u, scale: req.cfg, image_scale: req.image_cfg }
+        }
         (Some(u), _) => Guidance::Cfg { cond: &cond, uncond: u, scale: req.cfg },
     };
     let extra = match (folder.kind, &mask_latents, &masked_latents, &image_latents) {
@@ -371,12 +374,13 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
     let timestep_cond = lcm_dim.map(|d| guidance_embedding(req.cfg, d));
     let result = Denoise { unet: &mut loaded.unet, scheduler: &mut scheduler, guidance, extra, blend, timestep_cond }
         .run(latents, &mut rng, &mut |s: &StepInfo| {
-            progress(&Progress::Step { step: s.step, total: s.total, latents: s.latents })
-        })?;
+        progress(&Progress::Step { step: s.step, total: s.total, latents: s.latents })
+    })?;
     timings.unet_steps = result.step_times;
 
     let t_dec = Instant::now();
-    let final_latents = if req.sampler == SamplerKind::Lcm { result.denoised.unwrap_or(result.latents) } else { result.latents };
+    let final_latents =
+        if req.sampler == SamplerKind::Lcm { result.denoised.unwrap_or(result.latents) } else { result.latents };
     let (width, height, rgb) = vae::decode(&mut loaded.vae_decoder, &final_latents, scale)?;
     timings.vae_decode = t_dec.elapsed().as_secs_f64();
     timings.total = start.elapsed().as_secs_f64();

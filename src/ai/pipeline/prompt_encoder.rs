@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
+use crate::ai::AiError;
 use crate::ai::onnx_file;
 use crate::ai::session::{Feed, Model};
 use crate::ai::text::{ClipTokenizer, chunk_prompt, parse_attention};
-use crate::ai::AiError;
 
 /// Token embeddings `[tokens, width]` for one prompt.
 #[derive(Debug, Clone)]
@@ -77,7 +77,11 @@ impl PromptEncoder<'_> {
             )));
         }
         if self.clip_skip >= count {
-            return Err(AiError::Input(format!("CLIP skip {} is more than the text encoder's {} layers", self.clip_skip, count - 1)));
+            return Err(AiError::Input(format!(
+                "CLIP skip {} is more than the text encoder's {} layers",
+                self.clip_skip,
+                count - 1
+            )));
         }
         Ok(Some(format!("hidden_states.{}", count - self.clip_skip)))
     }
@@ -101,7 +105,8 @@ impl PromptEncoder<'_> {
                 return Err(AiError::Model("the text encoder returned an unexpected shape".into()));
             }
             if skip.is_some() {
-                let norm = self.final_norm.ok_or_else(|| AiError::Model("CLIP skip needs the final LayerNorm".into()))?;
+                let norm =
+                    self.final_norm.ok_or_else(|| AiError::Model("CLIP skip needs the final LayerNorm".into()))?;
                 norm.apply(&mut out.data);
             }
             if !chunk.is_plain() {

@@ -1,9 +1,9 @@
 //! Stage: pixels ↔ latents. Images go in as RGB in [−1, 1] (NCHW), masks are binarised as diffusers'
 //! `VaeImageProcessor` does, and decoded images come out as 8-bit RGB rounded the way `numpy_to_pil` rounds.
 
+use crate::ai::AiError;
 use crate::ai::rng::TorchRng;
 use crate::ai::session::{Feed, Model};
-use crate::ai::AiError;
 
 /// A batch-1 NCHW float tensor.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +78,8 @@ pub fn encode(
     } else {
         return Err(AiError::Model("the VAE encoder has neither latent_parameters nor latent_sample".into()));
     };
-    let out = vae_encoder.run(vec![("sample", Feed::F32(image.shape(), image.data.clone()))], &[output_name])?.remove(0);
+    let out =
+        vae_encoder.run(vec![("sample", Feed::F32(image.shape(), image.data.clone()))], &[output_name])?.remove(0);
     if out.shape.len() != 4 {
         return Err(AiError::Model("the VAE encoder returned an unexpected shape".into()));
     }
@@ -127,4 +128,23 @@ pub fn decode(vae_decoder: &mut Model, latents: &Latents, scaling: f32) -> Resul
         }
     }
     Ok((w, h, rgb))
+}
+
+/// A cheap preview of SD1.x latents without the VAE: a linear map of the 4 latent channels to RGB (the factors
+/// ComfyUI and A1111 use for their "approx cheap" previews), one pixel per latent.
+pub fn preview_rgb(latents: &Latents) -> (usize, usize, Vec<u8>) {
+    const FACTORS: [[f32; 3]; 4] =
+        [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350], [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]];
+    let plane = latents.width * latents.height;
+    let mut rgb = vec![0u8; plane * 3];
+    if latents.channels < 4 {
+        return (latents.width, latents.height, rgb);
+    }
+    for i in 0..plane {
+        for c in 0..3 {
+            let v: f32 = (0..4).map(|k| latents.data[k * plane + i] * FACTORS[k][c]).sum();
+            rgb[i * 3 + c] = (((v + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0).round() as u8;
+        }
+    }
+    (latents.width, latents.height, rgb)
 }

@@ -36,8 +36,13 @@ pub enum SamplerKind {
 }
 
 impl SamplerKind {
-    pub const ALL: [SamplerKind; 5] =
-        [SamplerKind::EulerAncestral, SamplerKind::Euler, SamplerKind::DpmPp2mKarras, SamplerKind::Ddim, SamplerKind::Lcm];
+    pub const ALL: [SamplerKind; 5] = [
+        SamplerKind::EulerAncestral,
+        SamplerKind::Euler,
+        SamplerKind::DpmPp2mKarras,
+        SamplerKind::Ddim,
+        SamplerKind::Lcm,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -17,23 +17,15 @@ enum Piece<'a> {
     Text,
 }
 
-/// The longest `[+-]?[.\d]+` weight followed by optional spaces and `)`, after a `:` and optional spaces.
+/// `:([+-]?[.\d]+)\)` at the start of `s` (A1111 allows no spaces inside): (match length, number text).
 fn weight_at(s: &str) -> Option<(usize, &str)> {
-    let after_colon = &s[1..];
-    let ws = after_colon.len() - after_colon.trim_start().len();
-    let rest = &after_colon[ws..];
+    let rest = &s[1..];
     let sign = usize::from(rest.starts_with(['+', '-']));
     let digits = rest[sign..].chars().take_while(|c| *c == '.' || c.is_ascii_digit()).count();
-    if digits == 0 {
+    if digits == 0 || !rest[sign + digits..].starts_with(')') {
         return None;
     }
-    let number = &rest[..sign + digits];
-    let tail = &rest[sign + digits..];
-    let ws2 = tail.len() - tail.trim_start().len();
-    if !tail[ws2..].starts_with(')') {
-        return None;
-    }
-    Some((1 + ws + sign + digits + ws2 + 1, number))
+    Some((1 + sign + digits + 1, &rest[..sign + digits]))
 }
 
 fn next_piece(s: &str) -> (Piece<'_>, usize) {
@@ -158,14 +150,14 @@ mod tests {
     #[test]
     fn examples_from_a1111_docstring() {
         assert_eq!(p("normal text"), vec![("normal text".into(), 1.0)]);
-        assert_eq!(p("an (important) word"), vec![("an ".into(), 1.0), ("important".into(), 1.1), (" word".into(), 1.0)]);
+        assert_eq!(
+            p("an (important) word"),
+            vec![("an ".into(), 1.0), ("important".into(), 1.1), (" word".into(), 1.0)]
+        );
         assert_eq!(p("(unbalanced"), vec![("unbalanced".into(), 1.1)]);
         assert_eq!(p("\\(literal\\]"), vec![("(literal]".into(), 1.0)]);
         assert_eq!(p("(unnecessary)(parens)"), vec![("unnecessaryparens".into(), 1.1)]);
         assert_eq!(p("a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).").len(), 9);
-        assert_eq!(
-            p("a BREAK b"),
-            vec![("a".into(), 1.0), ("BREAK".into(), -1.0), ("b".into(), 1.0)]
-        );
+        assert_eq!(p("a BREAK b"), vec![("a".into(), 1.0), ("BREAK".into(), -1.0), ("b".into(), 1.0)]);
     }
 }

@@ -83,11 +83,70 @@ fn build_from_vocab(dir: &Path) -> Result<Tokenizer, AiError> {
     Ok(tok)
 }
 
+/// The parts of `ftfy.fix_text` (which CLIP's own tokenizer, and transformers' when ftfy is installed as in
+/// A1111, run first) that change prompts people type: fullwidth forms and the ideographic space become ASCII,
+/// Latin ligatures are spelled out, and common HTML entities are decoded unless the text has a `<` (ftfy's
+/// "auto" rule). ftfy's mojibake repair is not reproduced.
+fn fix_text(text: &str) -> String {
+    let text = if text.contains('<') { text.to_string() } else { unescape_html(text) };
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\u{FF01}'..='\u{FF5E}' => out.push(char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)),
+            '\u{3000}' => out.push(' '),
+            'ﬀ' => out.push_str("ff"),
+            'ﬁ' => out.push_str("fi"),
+            'ﬂ' => out.push_str("fl"),
+            'ﬃ' => out.push_str("ffi"),
+            'ﬄ' => out.push_str("ffl"),
+            'ﬅ' | 'ﬆ' => out.push_str("st"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Named entities people paste from web pages, and numeric ones (`&#39;`, `&#x27;`).
+fn unescape_html(text: &str) -> String {
+    const NAMED: [(&str, &str); 7] =
+        [("amp", "&"), ("lt", "<"), ("gt", ">"), ("quot", "\""), ("apos", "'"), ("nbsp", "\u{a0}"), ("hellip", "…")];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 1..];
+        let decoded = tail.find(';').filter(|&end| end <= 10).and_then(|end| {
+            let name = &tail[..end];
+            let ch = if let Some(num) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                u32::from_str_radix(num, 16).ok().and_then(char::from_u32).map(String::from)
+            } else if let Some(num) = name.strip_prefix('#') {
+                num.parse::<u32>().ok().and_then(char::from_u32).map(String::from)
+            } else {
+                NAMED.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+            };
+            ch.map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push_str(&c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 impl ClipTokenizer {
     /// Load the tokenizer of a model folder's `tokenizer/` directory.
     pub fn load(dir: &Path) -> Result<Self, AiError> {
         let json = dir.join("tokenizer.json");
-        let inner = if json.is_file() { Tokenizer::from_file(&json).map_err(|e| err(dir, e))? } else { build_from_vocab(dir)? };
+        let inner =
+            if json.is_file() { Tokenizer::from_file(&json).map_err(|e| err(dir, e))? } else { build_from_vocab(dir)? };
         let id = |name: &str| inner.token_to_id(name).map(i64::from);
         let start = id(START).ok_or_else(|| err(dir, format!("no {START} token")))?;
         let end = id(END).ok_or_else(|| err(dir, format!("no {END} token")))?;
@@ -101,7 +160,8 @@ impl ClipTokenizer {
 
     /// Token ids of `text` without start/end tokens and without truncation.
     pub fn encode(&self, text: &str) -> Result<Vec<i64>, AiError> {
-        let enc = self.inner.encode(text, false).map_err(|e| AiError::Model(format!("tokenizer: {e}")))?;
+        let text = fix_text(text);
+        let enc = self.inner.encode(text.as_str(), false).map_err(|e| AiError::Model(format!("tokenizer: {e}")))?;
         Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
     }
 

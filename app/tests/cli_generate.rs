@@ -1,0 +1,105 @@
+//! `oekaki generate` as other tools call it: the flag contract, the reference image, the A1111 parameters
+//! chunk, `--timings`, and one-line errors for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn fixture(rel: &str) -> String {
+    root().join("tests/fixtures/sd").join(rel).to_string_lossy().into_owned()
+}
+
+fn oekaki(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oekaki")).args(args).env("OEKAKI_QUIET", "1").output().expect("run oekaki")
+}
+
+fn one_line_error(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure");
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "error must be one line: {err:?}");
+    assert!(err.starts_with("oekaki: error:"), "{err}");
+    err
+}
+
+#[test]
+fn txt2img_through_the_cli_matches_diffusers_and_records_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.png");
+    let timings = dir.path().join("t.json");
+    let o = oekaki(&[
+        "generate",
+        "--model",
+        &fixture("tiny-sd15"),
+        "--prompt",
+        "a cat sitting on a red sofa, oil painting",
+        "--steps",
+        "8",
+        "--cfg",
+        "7",
+        "--sampler",
+        "euler_a",
+        "--seed",
+        "1234",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--ep",
+        "cpu",
+        "--timings",
+        timings.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = image::open(&out).unwrap().to_rgb8();
+    let want = image::open(fixture("reference/txt2img_euler_a.png")).unwrap().to_rgb8();
+    let worst = got.as_raw().iter().zip(want.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    assert!(worst <= 2, "CLI output differs from diffusers by {worst}/255");
+    let bytes = std::fs::read(&out).unwrap();
+    let params = oekaki::io::png_text::parameters_from_png(&bytes).unwrap().expect("parameters chunk");
+    for needle in
+        ["a cat sitting on a red sofa", "Steps: 8", "Sampler: Euler a", "CFG scale: 7", "Seed: 1234", "Size: 64x64"]
+    {
+        assert!(params.contains(needle), "{needle} missing from {params:?}");
+    }
+    let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&timings).unwrap()).unwrap();
+    assert_eq!(t["unet_steps"].as_array().unwrap().len(), 8);
+    for key in ["tokenize_and_encode", "text_encoder", "vae_decode", "total", "onnx_runtime"] {
+        assert!(t[key].as_f64().is_some(), "{key} missing from timings");
+    }
+    assert!(t["onnx_runtime"].as_f64().unwrap() <= t["total"].as_f64().unwrap());
+    assert_eq!(t["providers"]["unet"], "CPU");
+}
+
+#[test]
+fn bad_requests_fail_with_one_clear_line_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never.png");
+    let out_s = out.to_str().unwrap();
+    let model = fixture("tiny-sd15");
+    let base = ["generate", "--model", model.as_str(), "--prompt", "x", "--steps", "2", "--out", out_s];
+    let with = |extra: &[&str]| {
+        let mut v: Vec<&str> = base.to_vec();
+        v.extend_from_slice(extra);
+        one_line_error(&oekaki(&v))
+    };
+    assert!(with(&["--sampler", "heun"]).contains("unknown sampler \"heun\""));
+    assert!(with(&["--width", "100", "--height", "64"]).contains("multiples of 64"));
+    assert!(with(&["--ep", "tpu"]).contains("unknown --ep \"tpu\""));
+    let small = dir.path().join("small.png");
+    image::RgbImage::new(32, 32).save(&small).unwrap();
+    assert!(with(&["--init", small.to_str().unwrap(), "--width", "64", "--height", "64"]).contains("must match"));
+    let init = fixture("inputs/init.png");
+    assert!(with(&["--init", init.as_str(), "--mask", small.to_str().unwrap()]).contains("must match"));
+    let not_a_model = dir.path().to_str().unwrap().to_string();
+    let o = oekaki(&["generate", "--model", &not_a_model, "--prompt", "x", "--out", out_s]);
+    assert!(one_line_error(&o).contains("model_index.json"));
+    let inpaint = fixture("tiny-sd15-inpaint");
+    let o = oekaki(&["generate", "--model", &inpaint, "--prompt", "x", "--out", out_s]);
+    assert!(one_line_error(&o).contains("inpainting model"));
+    assert!(!out.exists(), "a failed job must not write its output");
+}

@@ -1,0 +1,187 @@
+//! The engine's loading rules and job control on the real ONNX Runtime: external weights, refusing weights outside
+//! the model folder, clear messages for incomplete folders, progress and cancellation, session reuse.
+
+use std::path::{Path, PathBuf};
+
+use oekaki::ai::AiError;
+use oekaki::ai::model::ModelFolder;
+use oekaki::ai::pipeline::{Engine, Progress, Request};
+use oekaki::ai::scheduler::SamplerKind;
+use oekaki::ai::session::{Device, Feed, Model};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn request() -> Request {
+    Request {
+        prompt: "a cat".into(),
+        negative: String::new(),
+        steps: 4,
+        cfg: 7.0,
+        image_cfg: 1.5,
+        strength: 1.0,
+        sampler: SamplerKind::EulerAncestral,
+        seed: 1,
+        width: 64,
+        height: 64,
+        clip_skip: 1,
+        init: None,
+        mask: None,
+    }
+}
+
+#[test]
+fn external_weights_load_and_give_the_same_result() {
+    let embedded = root().join("tests/fixtures/sd/tiny-sd15/vae_decoder/model.onnx");
+    let external = root().join("tests/fixtures/onnx/external/model.onnx");
+    let latents: Vec<f32> = (0..4 * 8 * 8).map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0).collect();
+    let mut outs = Vec::new();
+    for path in [embedded, external] {
+        let mut m = Model::load(&path, Device::Cpu).unwrap();
+        assert_eq!(m.provider, "CPU");
+        let mut o = m.run(vec![("latent_sample", Feed::F32(vec![1, 4, 8, 8], latents.clone()))], &["sample"]).unwrap();
+        outs.push(o.remove(0));
+    }
+    assert_eq!(outs[0].shape, vec![1, 3, 64, 64]);
+    assert_eq!(outs[0].data, outs[1].data);
+}
+
+#[test]
+fn weights_outside_the_model_folder_are_refused() {
+    let err = Model::load(&root().join("tests/fixtures/onnx/escape/model.onnx"), Device::Cpu).err().unwrap();
+    assert!(err.to_string().contains("outside its folder"), "{err}");
+}
+
+#[test]
+fn incomplete_folders_name_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    copy_dir(&root().join("tests/fixtures/sd/tiny-sd15"), &model);
+    std::fs::remove_file(model.join("unet/model.onnx")).unwrap();
+    let err = ModelFolder::open(&model).err().unwrap().to_string();
+    assert!(err.contains("unet") && err.contains("model.onnx") && err.contains("missing"), "{err}");
+    std::fs::remove_file(model.join("scheduler/scheduler_config.json")).unwrap();
+    let err = ModelFolder::open(&model).err().unwrap().to_string();
+    assert!(err.contains("scheduler_config.json"), "{err}");
+    std::fs::write(model.join("model_index.json"), "{ not json").unwrap();
+    let err = ModelFolder::open(&model).err().unwrap().to_string();
+    assert!(err.contains("model_index.json"), "{err}");
+    let err = ModelFolder::open(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("model_index.json"), "{err}");
+}
+
+#[test]
+fn kinds_and_sizes_come_from_the_folder() {
+    let sd = |name: &str| ModelFolder::open(&root().join("tests/fixtures/sd").join(name)).unwrap();
+    use oekaki::ai::model::UnetKind;
+    assert_eq!(sd("tiny-sd15").kind, UnetKind::Standard);
+    assert_eq!(sd("tiny-sd15-inpaint").kind, UnetKind::Inpainting);
+    assert_eq!(sd("tiny-sd15-ip2p").kind, UnetKind::Instruct);
+    assert!(sd("tiny-sd15-lcm").time_cond_proj_dim.is_some());
+    let m = sd("tiny-sd15");
+    assert_eq!(m.native_size(), 64);
+    assert_eq!(m.size_multiple(), 64);
+    assert!(m.check_size(128, 64).is_ok());
+    assert!(m.check_size(96, 64).is_err());
+}
+
+#[test]
+fn progress_is_reported_and_cancelling_stops_within_a_step() {
+    let model = root().join("tests/fixtures/sd/tiny-sd15");
+    let mut engine = Engine::new(Device::Cpu);
+    let mut loading = Vec::new();
+    let mut steps = Vec::new();
+    let result = engine.generate(&model, &request(), &mut |p| {
+        match p {
+            Progress::Loading { part, .. } => loading.push(part.to_string()),
+            Progress::Step { step, total, latents } => {
+                assert_eq!(latents.data.len(), 4 * 8 * 8);
+                steps.push((*step, *total));
+            }
+        }
+        steps.len() < 2
+    });
+    assert!(matches!(result, Err(AiError::Cancelled)), "{:?}", result.err());
+    assert_eq!(loading, ["text_encoder", "unet", "vae_decoder", "vae_encoder"]);
+    assert_eq!(steps, [(1, 4), (2, 4)]);
+
+    // The sessions stay loaded: the next job reports no loading and finishes.
+    let mut loaded_again = false;
+    let done = engine
+        .generate(&model, &request(), &mut |p| {
+            loaded_again |= matches!(p, Progress::Loading { .. });
+            true
+        })
+        .unwrap();
+    assert!(!loaded_again);
+    assert_eq!((done.width, done.height, done.rgb.len()), (64, 64, 64 * 64 * 3));
+    assert_eq!(done.timings.unet_steps.len(), 4);
+    assert!(done.timings.onnx_runtime > 0.0 && done.timings.onnx_runtime <= done.timings.total);
+}
+
+#[test]
+fn v_prediction_configs_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("v");
+    copy_dir(&root().join("tests/fixtures/sd/tiny-sd15"), &model);
+    let cfg_path = model.join("scheduler/scheduler_config.json");
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["prediction_type"] = "v_prediction".into();
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let mut engine = Engine::new(Device::Cpu);
+    let v = engine.generate(&model, &request(), &mut |_| true).unwrap();
+    let eps = engine.generate(&root().join("tests/fixtures/sd/tiny-sd15"), &request(), &mut |_| true).unwrap();
+    assert_ne!(v.rgb, eps.rgb, "the prediction type must change the result");
+}
+
+fn reference_case() -> (Request, Vec<u8>) {
+    let req = Request { prompt: "a cat sitting on a red sofa, oil painting".into(), steps: 8, seed: 1234, ..request() };
+    let img = image::open(root().join("tests/fixtures/sd/reference/txt2img_euler_a.png")).unwrap().to_rgb8();
+    (req, img.into_raw())
+}
+
+#[test]
+fn the_legacy_onnx_layout_gives_the_same_image() {
+    // int32 input_ids, a float [batch] timestep and no config.json files, as diffusers' legacy exporter writes.
+    let (req, want) = reference_case();
+    let folder = ModelFolder::open(&root().join("tests/fixtures/sd/tiny-sd15-legacy")).unwrap();
+    assert!(folder.legacy);
+    let out = Engine::new(Device::Cpu).generate(&folder.dir, &req, &mut |_| true).unwrap();
+    let worst = out.rgb.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    assert!(worst <= 2, "legacy layout differs by {worst}/255");
+}
+
+#[test]
+fn float16_models_run_close_to_float32() {
+    let (req, want) = reference_case();
+    let out = Engine::new(Device::Cpu)
+        .generate(&root().join("tests/fixtures/sd/tiny-sd15-fp16"), &req, &mut |_| true)
+        .unwrap();
+    let diffs: Vec<u8> = out.rgb.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).collect();
+    let mean = diffs.iter().map(|&d| d as f64).sum::<f64>() / diffs.len() as f64;
+    let worst = *diffs.iter().max().unwrap();
+    println!("fp16 vs fp32 reference: mean {mean:.3}/255, max {worst}/255");
+    assert!(mean < 1.0 && worst <= 8, "fp16 result too far from fp32: mean {mean}, max {worst}");
+}
+
+#[test]
+fn latent_previews_have_one_pixel_per_latent() {
+    use oekaki::ai::pipeline::vae::{Latents, preview_rgb};
+    let lat = Latents { channels: 4, height: 2, width: 3, data: (0..24).map(|i| i as f32 / 12.0 - 1.0).collect() };
+    let (w, h, rgb) = preview_rgb(&lat);
+    assert_eq!((w, h, rgb.len()), (3, 2, 18));
+    assert!(rgb.iter().any(|&v| v > 0 && v < 255), "a preview is not just clipped black and white");
+}
