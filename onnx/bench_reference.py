@@ -18,7 +18,8 @@ Given an SD1.5-layout ONNX folder (optimum layout, e.g. the random-weight one fr
 
 The pipeline session set is released before (b) starts, so only one copy of the UNet weights is resident.
 A background thread samples the load average and the rustc/cargo processes every 5 s, so a polluted run can
-be recognised from the JSON (`environment.max_rustc_cargo_seen`, `loadavg_1m_max`).
+be recognised from the JSON (`environment.max_rustc_cargo_seen`, `rustc_cargo_seen_at`, `loadavg_1m_max`,
+`cpu_share_during_run` from /proc/stat incl. VM steal).
 
 Usage:
     python onnx/bench_reference.py MODEL_DIR [--size 256|512] [--steps 4] [--unet-runs 3] [--unet-warmup 1]

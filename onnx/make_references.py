@@ -191,23 +191,23 @@ def build_cases(init, mask):
         c.update(kw)
         cases.append(c)
 
-    for s in SAMPLERS:
+    for s in SAMPLERS + ["lcm"]:
         add(f"txt2img_{s}", "tiny-sd15", "txt2img", s, rng=RNG_ORDER["txt2img"])
-    for s in SAMPLERS:
+    for s in SAMPLERS + ["lcm"]:
         add(f"img2img_{s}", "tiny-sd15", "img2img", s, strength=0.6, init=rel(init), rng=RNG_ORDER["img2img"],
             notes="StableDiffusionImg2ImgPipeline; int(8*0.6)=4 denoising steps from timesteps[4:]")
-    for s in SAMPLERS:
+    for s in SAMPLERS + ["lcm"]:
         add(f"inpaint9_{s}", "tiny-sd15-inpaint", "inpaint", s, strength=1.0, init=rel(init), mask=rel(mask),
             rng=RNG_ORDER["inpaint9"],
             notes="StableDiffusionInpaintPipeline, 9-channel UNet input cat[scale_model_input(x), mask, "
                   "masked_image_latents]")
-    for s in SAMPLERS:
+    for s in SAMPLERS + ["lcm"]:
         add(f"inpaint4_{s}", "tiny-sd15", "inpaint", s, strength=1.0, init=rel(init), mask=rel(mask),
             rng=RNG_ORDER["inpaint4"],
             notes="StableDiffusionInpaintPipeline with the ordinary 4-channel UNet: after every step "
                   "latents = (1-m)*add_noise(image_latents, noise, t_next) + m*latents; at the last step "
                   "image_latents unnoised")
-    for s in SAMPLERS:
+    for s in SAMPLERS + ["lcm"]:
         add(f"instruct_{s}", "tiny-sd15-ip2p", "instruct", s, prompt=INSTRUCT_PROMPT, image_cfg=1.5,
             init=rel(init), rng=RNG_ORDER["instruct"],
             notes="StableDiffusionInstructPix2PixPipeline; CFG batch [cond, uncond, uncond]")

@@ -1,4 +1,4 @@
-//! The headless command line: `export`, `info`, `apply` and `generate`.
+//! The headless command line: `export`, `info`, `apply`, `generate` and `edit`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,8 @@ enum Command {
     Apply { input: PathBuf, ops: PathBuf, output: PathBuf },
     /// Generate or edit an image with a local Stable Diffusion model (txt2img, img2img, inpaint, InstructPix2Pix).
     Generate(Box<crate::generate::GenerateArgs>),
+    /// Edit a document with a local model: inpaint or refine the masked area, or generate into it, as a new layer.
+    Edit(Box<crate::generate::EditArgs>),
 }
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
@@ -53,6 +55,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
         }
         Some(Command::Apply { input, ops, output }) => apply(&input, &ops, &output),
         Some(Command::Generate(args)) => crate::generate::generate(*args),
+        Some(Command::Edit(args)) => crate::generate::edit(*args),
     }
 }
 

@@ -1,18 +1,24 @@
-//! `oekaki generate`: one Stable Diffusion job from the command line, through the core engine.
-//! The flag names are a contract other tools rely on (see README).
+//! `oekaki generate` and `oekaki edit`: Stable Diffusion jobs from the command line, through the core engine
+//! (`ai::pipeline` and `ai::edit`, the same operations the studio runs). The flag names are a contract other
+//! tools rely on (see README).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
-use oekaki::ai::pipeline::{Engine, Pixels, Progress, Request};
+use clap::{Args, ValueEnum};
+use oekaki::ai::edit::{self, EditKind, EditOptions};
+use oekaki::ai::pipeline::{Engine, Generated, Pixels, Progress, Request};
 use oekaki::ai::scheduler::SamplerKind;
 use oekaki::ai::session::Device;
+use oekaki::doc::Selection;
+use oekaki::history::Editor;
 use oekaki::io::Limits;
 use oekaki::io::params::GenerationParams;
+use oekaki::raster::GrayBuf;
 
+/// Options shared by every generation command.
 #[derive(Args, Debug)]
-pub struct GenerateArgs {
+pub struct GenOptions {
     /// Model folder (optimum / diffusers ONNX layout).
     #[arg(long)]
     model: PathBuf,
@@ -20,12 +26,6 @@ pub struct GenerateArgs {
     prompt: String,
     #[arg(long, default_value = "")]
     negative: String,
-    /// Init image: img2img, or InstructPix2Pix when the UNet has 8 input channels.
-    #[arg(long)]
-    init: Option<PathBuf>,
-    /// Mask (white = repaint): inpainting.
-    #[arg(long)]
-    mask: Option<PathBuf>,
     #[arg(long)]
     strength: Option<f32>,
     #[arg(long, default_value_t = 20)]
@@ -40,10 +40,6 @@ pub struct GenerateArgs {
     sampler: String,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long)]
-    width: Option<usize>,
-    #[arg(long)]
-    height: Option<usize>,
     /// A1111 numbering: 1 = last layer, 2 = penultimate.
     #[arg(long, default_value_t = 1)]
     clip_skip: usize,
@@ -53,6 +49,56 @@ pub struct GenerateArgs {
     /// Write per-stage wall times as JSON.
     #[arg(long)]
     timings: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    common: GenOptions,
+    /// Init image: img2img, or InstructPix2Pix when the UNet has 8 input channels.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Mask (white = repaint): inpainting.
+    #[arg(long)]
+    mask: Option<PathBuf>,
+    #[arg(long)]
+    width: Option<usize>,
+    #[arg(long)]
+    height: Option<usize>,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum EditWhat {
+    /// Inpaint the mask area; the result becomes a new layer masked by the grown, feathered mask.
+    Inpaint,
+    /// img2img of the mask area (or the whole picture) into a new layer.
+    Refine,
+    /// txt2img into the mask's bounding box (or the whole canvas) as a new layer.
+    Generate,
+}
+
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    what: EditWhat,
+    /// Document to edit (ORA, PNG, JPEG, WebP).
+    #[arg(long)]
+    doc: PathBuf,
+    /// Grey mask of the document's size (white = selected), used as the selection.
+    #[arg(long)]
+    mask: Option<PathBuf>,
+    #[command(flatten)]
+    common: GenOptions,
+    /// Context kept around the mask, in pixels.
+    #[arg(long, default_value_t = 32)]
+    padding: u32,
+    /// Grow the mask by this many pixels before inpainting.
+    #[arg(long, default_value_t = 4)]
+    grow: u32,
+    /// Feather (blur) radius of the pasted result's edge.
+    #[arg(long, default_value_t = 4.0)]
+    feather: f32,
     #[arg(long)]
     out: PathBuf,
 }
@@ -73,62 +119,48 @@ fn load_pixels(path: &Path, gray: bool) -> Result<Pixels> {
     Ok(Pixels { width: w, height: h, data })
 }
 
-pub fn generate(a: GenerateArgs) -> Result<()> {
-    let sampler = SamplerKind::parse(&a.sampler)?;
-    let device = Device::parse(&a.ep)?;
-    if a.mask.is_some() && a.init.is_none() {
-        bail!("--mask needs --init");
-    }
-    let init = a.init.as_deref().map(|p| load_pixels(p, false)).transpose()?;
-    let mask = a.mask.as_deref().map(|p| load_pixels(p, true)).transpose()?;
-    let folder = oekaki::ai::model::ModelFolder::open(&a.model)?;
-    let native = folder.native_size();
-    let (width, height) = match (&init, a.width, a.height) {
-        (_, Some(w), Some(h)) => (w, h),
-        (Some(i), None, None) => (i.width, i.height),
-        (_, w, h) => (w.unwrap_or(native), h.unwrap_or(native)),
-    };
-    let cfg = a.cfg.unwrap_or(if sampler == SamplerKind::Lcm { 1.5 } else { 7.0 });
-    let req = Request {
-        prompt: a.prompt.clone(),
-        negative: a.negative.clone(),
-        steps: a.steps,
-        cfg,
-        image_cfg: a.image_cfg,
-        strength: a.strength.unwrap_or(if mask.is_some() { 1.0 } else { 0.75 }),
+/// A request from the shared options (images and size are filled in by the caller).
+fn base_request(g: &GenOptions, sampler: SamplerKind, default_strength: f32) -> Request {
+    Request {
+        prompt: g.prompt.clone(),
+        negative: g.negative.clone(),
+        steps: g.steps,
+        cfg: g.cfg.unwrap_or(if sampler == SamplerKind::Lcm { 1.5 } else { 7.0 }),
+        image_cfg: g.image_cfg,
+        strength: g.strength.unwrap_or(default_strength),
         sampler,
-        seed: a.seed,
-        width,
-        height,
-        clip_skip: a.clip_skip,
-        init,
-        mask,
-    };
-    let mut engine = Engine::new(device);
-    let quiet = std::env::var_os("OEKAKI_QUIET").is_some();
-    let result = engine.generate(&a.model, &req, &mut |p| {
-        if !quiet {
-            match p {
-                Progress::Loading { part, index, count } => eprintln!("loading {part} ({}/{count})", index + 1),
-                Progress::Step { step, total, .. } => eprint!("\rstep {step}/{total}"),
+        seed: g.seed,
+        width: 0,
+        height: 0,
+        clip_skip: g.clip_skip,
+        init: None,
+        mask: None,
+    }
+}
+
+/// Progress on stderr unless OEKAKI_QUIET is set.
+fn report(p: &Progress) -> bool {
+    if std::env::var_os("OEKAKI_QUIET").is_none() {
+        match p {
+            Progress::Loading { part, index, count } => eprintln!("loading {part} ({}/{count})", index + 1),
+            Progress::Step { step, total, .. } => {
+                eprint!("\rstep {step}/{total}{}", if step == total { "\n" } else { "" })
             }
         }
-        true
-    })?;
-    if !quiet {
-        eprintln!();
-        for (part, provider) in &result.providers {
-            eprintln!("{part}: {provider}");
-        }
     }
+    true
+}
+
+/// The A1111 "parameters" text of a finished job.
+fn parameters(g: &GenOptions, req: &Request, out: &Generated) -> String {
     let mut params =
         GenerationParams { prompt: req.prompt.clone(), negative_prompt: req.negative.clone(), settings: Vec::new() };
     params.set("Steps", req.steps.to_string());
-    params.set("Sampler", sampler.a1111_name());
+    params.set("Sampler", req.sampler.a1111_name());
     params.set("CFG scale", format!("{}", req.cfg));
     params.set("Seed", req.seed.to_string());
-    params.set("Size", format!("{}x{}", result.width, result.height));
-    if let Some(name) = a.model.file_name() {
+    params.set("Size", format!("{}x{}", out.width, out.height));
+    if let Some(name) = g.model.file_name() {
         params.set("Model", name.to_string_lossy());
     }
     if req.init.is_some() {
@@ -137,26 +169,87 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
     if req.clip_skip > 1 {
         params.set("Clip skip", req.clip_skip.to_string());
     }
-    let rgba: Vec<u8> = result.rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
-    let png = oekaki::io::png_text::encode_png_rgba8(
-        result.width as u32,
-        result.height as u32,
-        &rgba,
-        &[("parameters".to_string(), params.to_text())],
-    )?;
-    oekaki::io::atomic::write_atomic(&a.out, &png, false)
-        .with_context(|| format!("cannot write {}", a.out.display()))?;
-    if let Some(path) = &a.timings {
-        let mut json = serde_json::to_value(&result.timings)?;
-        json["providers"] = serde_json::json!(
-            result
-                .providers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<std::collections::BTreeMap<_, _>>()
-        );
+    params.to_text()
+}
+
+fn finish(g: &GenOptions, out: &Generated) -> Result<()> {
+    if std::env::var_os("OEKAKI_QUIET").is_none() {
+        for (part, provider) in &out.providers {
+            eprintln!("{part}: {provider}");
+        }
+    }
+    if let Some(path) = &g.timings {
+        let mut json = serde_json::to_value(&out.timings)?;
+        let providers: std::collections::BTreeMap<String, String> =
+            out.providers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        json["providers"] = serde_json::json!(providers);
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+pub fn generate(a: GenerateArgs) -> Result<()> {
+    let sampler = SamplerKind::parse(&a.common.sampler)?;
+    let device = Device::parse(&a.common.ep)?;
+    if a.mask.is_some() && a.init.is_none() {
+        bail!("--mask needs --init");
+    }
+    let init = a.init.as_deref().map(|p| load_pixels(p, false)).transpose()?;
+    let mask = a.mask.as_deref().map(|p| load_pixels(p, true)).transpose()?;
+    let folder = oekaki::ai::model::ModelFolder::open(&a.common.model)?;
+    let native = folder.native_size();
+    let (width, height) = match (&init, a.width, a.height) {
+        (_, Some(w), Some(h)) => (w, h),
+        (Some(i), None, None) => (i.width, i.height),
+        (_, w, h) => (w.unwrap_or(native), h.unwrap_or(native)),
+    };
+    let req = Request { width, height, ..base_request(&a.common, sampler, if mask.is_some() { 1.0 } else { 0.75 }) };
+    let req = Request { init, mask, ..req };
+    let result = Engine::new(device).generate(&a.common.model, &req, &mut report)?;
+    let rgba: Vec<u8> = result.rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+    let text = [("parameters".to_string(), parameters(&a.common, &req, &result))];
+    let png = oekaki::io::png_text::encode_png_rgba8(result.width as u32, result.height as u32, &rgba, &text)?;
+    oekaki::io::atomic::write_atomic(&a.out, &png, false)
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    finish(&a.common, &result)
+}
+
+pub fn edit(a: EditArgs) -> Result<()> {
+    let sampler = SamplerKind::parse(&a.common.sampler)?;
+    let device = Device::parse(&a.common.ep)?;
+    let mut doc =
+        oekaki::io::open_path(&a.doc, Limits::default()).with_context(|| format!("cannot open {}", a.doc.display()))?;
+    if let Some(path) = &a.mask {
+        let m = load_pixels(path, true)?;
+        if (m.width as u32, m.height as u32) != (doc.width, doc.height) {
+            bail!(
+                "the mask is {}×{} but the document is {}×{}; they must match",
+                m.width,
+                m.height,
+                doc.width,
+                doc.height
+            );
+        }
+        doc.selection = Selection::from_gray(&GrayBuf { rect: doc.bounds(), data: m.data });
+    }
+    let kind = match a.what {
+        EditWhat::Inpaint => EditKind::Inpaint,
+        EditWhat::Refine => EditKind::Refine,
+        EditWhat::Generate => EditKind::Generate,
+    };
+    let base = base_request(&a.common, sampler, if kind == EditKind::Refine { 0.5 } else { 1.0 });
+    let opts = EditOptions { padding: a.padding, grow: a.grow, feather: a.feather, ..EditOptions::default() };
+    let mut engine = Engine::new(device);
+    let result = edit::run(&mut engine, &a.common.model, &mut doc, kind, &opts, &base, &mut report)?;
+    let req = edit::region_request(&doc, kind, &result.region, &base);
+    let text = parameters(&a.common, &req, &result.generated);
+    let mut editor = Editor::new(doc);
+    editor.apply(result.command)?;
+    let mut doc = editor.doc;
+    doc.metadata.retain(|(k, _)| k != "parameters");
+    doc.metadata.push(("parameters".into(), text));
+    doc.selection = Selection::none();
+    oekaki::io::save_path(&doc, &a.out).with_context(|| format!("cannot write {}", a.out.display()))?;
+    finish(&a.common, &result.generated)
 }

@@ -68,7 +68,8 @@ fn txt2img_through_the_cli_matches_diffusers_and_records_parameters() {
     }
     let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&timings).unwrap()).unwrap();
     assert_eq!(t["unet_steps"].as_array().unwrap().len(), 8);
-    for key in ["tokenize_and_encode", "text_encoder", "vae_decode", "total", "onnx_runtime"] {
+    for key in ["tokenize", "tokenize_and_encode", "text_encoder", "vae_encode", "vae_decode", "total", "onnx_runtime"]
+    {
         assert!(t[key].as_f64().is_some(), "{key} missing from timings");
     }
     assert!(t["onnx_runtime"].as_f64().unwrap() <= t["total"].as_f64().unwrap());
@@ -102,4 +103,75 @@ fn bad_requests_fail_with_one_clear_line_and_write_nothing() {
     let o = oekaki(&["generate", "--model", &inpaint, "--prompt", "x", "--out", out_s]);
     assert!(one_line_error(&o).contains("inpainting model"));
     assert!(!out.exists(), "a failed job must not write its output");
+}
+
+#[test]
+fn edit_inpaint_adds_one_layer_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("in.png");
+    image::RgbaImage::from_fn(96, 80, |x, y| image::Rgba([x as u8 * 2, y as u8 * 3, 90, 255])).save(&doc).unwrap();
+    let mask = dir.path().join("mask.png");
+    image::GrayImage::from_fn(96, 80, |x, y| {
+        image::Luma([if (30..60).contains(&x) && (20..50).contains(&y) { 255 } else { 0 }])
+    })
+    .save(&mask)
+    .unwrap();
+    let out = dir.path().join("out.ora");
+    let model = fixture("tiny-sd15-inpaint");
+    let o = oekaki(&[
+        "edit",
+        "inpaint",
+        "--doc",
+        doc.to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+        "--model",
+        &model,
+        "--prompt",
+        "a red scarf",
+        "--steps",
+        "2",
+        "--seed",
+        "5",
+        "--ep",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let info = String::from_utf8_lossy(&oekaki(&["info", out.to_str().unwrap()]).stdout).to_string();
+    assert!(info.contains("96×80, 2 layers"), "{info}");
+    assert!(info.contains("Inpainted: a red scarf"), "{info}");
+    assert!(info.contains("Seed: 5"), "{info}");
+    let small = dir.path().join("small.png");
+    image::GrayImage::new(10, 10).save(&small).unwrap();
+    let o = oekaki(&[
+        "edit",
+        "inpaint",
+        "--doc",
+        doc.to_str().unwrap(),
+        "--mask",
+        small.to_str().unwrap(),
+        "--model",
+        &model,
+        "--prompt",
+        "x",
+        "--out",
+        dir.path().join("never.ora").to_str().unwrap(),
+    ]);
+    assert!(one_line_error(&o).contains("must match"));
+    let o = oekaki(&[
+        "edit",
+        "inpaint",
+        "--doc",
+        doc.to_str().unwrap(),
+        "--model",
+        &model,
+        "--prompt",
+        "x",
+        "--out",
+        dir.path().join("never.ora").to_str().unwrap(),
+    ]);
+    assert!(one_line_error(&o).contains("needs a selection"));
+    assert!(!dir.path().join("never.ora").exists());
 }

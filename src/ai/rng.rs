@@ -86,38 +86,36 @@ impl TorchRng {
 
     /// `torch.randn(n, generator=g, dtype=torch.float32)`, flattened in row-major order.
     pub fn randn_f32(&mut self, n: usize) -> Vec<f32> {
-        if n < 16 {
-            return (0..n).map(|_| self.normal_f64() as f32).collect();
-        }
-        let mut data: Vec<f32> = (0..n).map(|_| self.uniform_f32()).collect();
-        for start in (0..n - 15).step_by(16) {
-            box_muller_16_f32(&mut data[start..start + 16]);
-        }
-        if !n.is_multiple_of(16) {
-            let tail = &mut data[n - 16..];
-            for v in tail.iter_mut() {
-                *v = self.uniform_f32();
-            }
-            box_muller_16_f32(tail);
-        }
-        data
+        self.randn(n, Self::uniform_f32, box_muller_16_f32, |v| v as f32)
     }
 
     /// `torch.randn(n, generator=g, dtype=torch.float64)`.
     pub fn randn_f64(&mut self, n: usize) -> Vec<f64> {
+        self.randn(n, Self::uniform_f64, box_muller_16_f64, |v| v)
+    }
+
+    /// ATen's `normal_kernel`: the scalar path below 16 values, else uniforms turned into normals 16 at a time,
+    /// the last (partial) block redrawn and recomputed as a whole.
+    fn randn<T: Copy>(
+        &mut self,
+        n: usize,
+        uniform: fn(&mut Self) -> T,
+        box_muller_16: fn(&mut [T]),
+        from_f64: fn(f64) -> T,
+    ) -> Vec<T> {
         if n < 16 {
-            return (0..n).map(|_| self.normal_f64()).collect();
+            return (0..n).map(|_| from_f64(self.normal_f64())).collect();
         }
-        let mut data: Vec<f64> = (0..n).map(|_| self.uniform_f64()).collect();
+        let mut data: Vec<T> = (0..n).map(|_| uniform(self)).collect();
         for start in (0..n - 15).step_by(16) {
-            box_muller_16_f64(&mut data[start..start + 16]);
+            box_muller_16(&mut data[start..start + 16]);
         }
         if !n.is_multiple_of(16) {
             let tail = &mut data[n - 16..];
             for v in tail.iter_mut() {
-                *v = self.uniform_f64();
+                *v = uniform(self);
             }
-            box_muller_16_f64(tail);
+            box_muller_16(tail);
         }
         data
     }

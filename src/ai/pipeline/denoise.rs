@@ -64,8 +64,6 @@ pub struct Denoise<'a> {
 /// Wall time of each UNet step.
 pub struct LoopResult {
     pub latents: Latents,
-    /// The last step's denoised estimate (LCM decodes this).
-    pub denoised: Option<Latents>,
     pub step_times: Vec<f64>,
 }
 
@@ -156,7 +154,6 @@ impl Denoise<'_> {
         let total = self.scheduler.timesteps().len();
         let shape = [self.channels(), latents.height, latents.width];
         let mut step_times = Vec::with_capacity(total);
-        let mut denoised = None;
         for i in 0..total {
             let start = Instant::now();
             let t = self.scheduler.timesteps()[i];
@@ -186,10 +183,7 @@ impl Denoise<'_> {
                         .collect()
                 }
             };
-            let out = self.scheduler.step(i, &eps, &mut latents.data, rng);
-            if let Some(d) = out.denoised {
-                denoised = Some(Latents { data: d, ..latents.clone() });
-            }
+            self.scheduler.step(i, &eps, &mut latents.data, rng);
             if let Some(blend) = &self.blend {
                 let original = if i + 1 < total {
                     self.scheduler.add_noise_at(&blend.image_latents.data, blend.noise, i + 1)
@@ -207,6 +201,6 @@ impl Denoise<'_> {
                 return Err(AiError::Cancelled);
             }
         }
-        Ok(LoopResult { latents, denoised, step_times })
+        Ok(LoopResult { latents, step_times })
     }
 }

@@ -66,6 +66,9 @@ pub enum Mode {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Timings {
     pub load: f64,
+    /// Prompt parsing and tokenization.
+    pub tokenize: f64,
+    /// The whole prompt stage (tokenize, text encoder, CLIP skip, emphasis).
     pub tokenize_and_encode: f64,
     pub text_encoder: f64,
     pub vae_encode: f64,
@@ -267,9 +270,11 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
             text_encoder: &mut loaded.text_encoder,
             clip_skip: req.clip_skip.max(1),
             final_norm: loaded.final_norm.as_ref(),
+            tokenize_time: std::time::Duration::ZERO,
         };
         let cond = enc.encode(&req.prompt)?;
         let uncond = if cfg_active { Some(enc.encode(&req.negative)?) } else { None };
+        timings.tokenize = enc.tokenize_time.as_secs_f64();
         (cond, uncond)
     };
     timings.tokenize_and_encode = t0.elapsed().as_secs_f64();
@@ -379,9 +384,8 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
     timings.unet_steps = result.step_times;
 
     let t_dec = Instant::now();
-    let final_latents =
-        if req.sampler == SamplerKind::Lcm { result.denoised.unwrap_or(result.latents) } else { result.latents };
-    let (width, height, rgb) = vae::decode(&mut loaded.vae_decoder, &final_latents, scale)?;
+    // LCM's last step returns its denoised estimate as the latents, so this is also what LCM pipelines decode.
+    let (width, height, rgb) = vae::decode(&mut loaded.vae_decoder, &result.latents, scale)?;
     timings.vae_decode = t_dec.elapsed().as_secs_f64();
     timings.total = start.elapsed().as_secs_f64();
     timings.onnx_runtime = loaded.ort_seconds() - ort_before;

@@ -60,6 +60,8 @@ pub struct PromptEncoder<'a> {
     /// A1111 numbering: 1 = last layer, 2 = penultimate, …
     pub clip_skip: usize,
     pub final_norm: Option<&'a FinalNorm>,
+    /// Time spent parsing and tokenizing so far.
+    pub tokenize_time: std::time::Duration,
 }
 
 impl PromptEncoder<'_> {
@@ -88,7 +90,9 @@ impl PromptEncoder<'_> {
 
     /// Encode one prompt in A1111's way.
     pub fn encode(&mut self, prompt: &str) -> Result<Conditioning, AiError> {
+        let start = std::time::Instant::now();
         let chunks = chunk_prompt(self.tokenizer, &parse_attention(prompt))?;
+        self.tokenize_time += start.elapsed();
         let skip = self.skip_output()?;
         let output = skip.clone().unwrap_or_else(|| "last_hidden_state".into());
         let mut data = Vec::new();

@@ -4,11 +4,12 @@ use super::config::SchedulerConfig;
 use super::ddim;
 use crate::ai::rng::TorchRng;
 
-/// Timesteps for `steps` steps within `strength` of the origin schedule.
-pub fn timesteps(cfg: &SchedulerConfig, steps: usize, strength: f32) -> Vec<f64> {
+/// Timesteps for `steps` steps picked from the origin schedule (`set_timesteps` with strength 1, as the
+/// ordinary pipelines call it).
+pub fn timesteps(cfg: &SchedulerConfig, steps: usize) -> Vec<f64> {
     let original = cfg.original_inference_steps.max(1);
     let k = cfg.num_train_timesteps / original;
-    let count = ((original as f32 * strength) as usize).max(1);
+    let count = original;
     let origin: Vec<usize> = (1..=count).rev().map(|i| i * k - 1).collect();
     let steps = steps.min(origin.len());
     super::tables::np_linspace(0.0, origin.len() as f64, steps, false)

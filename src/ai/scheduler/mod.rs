@@ -101,8 +101,8 @@ pub struct StepOutput {
 }
 
 impl Scheduler {
-    /// A schedule of `steps` steps. `strength` < 1 keeps only the last part (img2img), as diffusers'
-    /// `get_timesteps` does (LCM spaces its steps within the strength instead, as its pipeline does).
+    /// A schedule of `steps` steps. `strength` < 1 keeps only the last part (img2img), as the diffusers
+    /// pipelines' `get_timesteps` does for every sampler.
     pub fn new(
         kind: SamplerKind,
         file: &SchedulerConfigFile,
@@ -124,7 +124,7 @@ impl Scheduler {
             SamplerKind::Euler | SamplerKind::EulerAncestral => euler::schedule(&cfg, &alphas_cumprod, steps),
             SamplerKind::DpmPp2mKarras => dpm::schedule(&alphas_cumprod, steps),
             SamplerKind::Ddim => (tables::spaced_timesteps_int(&cfg, steps), Vec::new(), 1.0),
-            SamplerKind::Lcm => (lcm::timesteps(&cfg, steps, strength.unwrap_or(1.0)), Vec::new(), 1.0),
+            SamplerKind::Lcm => (lcm::timesteps(&cfg, steps), Vec::new(), 1.0),
         };
         let state = match kind {
             SamplerKind::DpmPp2mKarras => State::Dpm(dpm::History::default()),
@@ -142,9 +142,7 @@ impl Scheduler {
             begin: 0,
             state,
         };
-        if let Some(strength) = strength
-            && kind != SamplerKind::Lcm
-        {
+        if let Some(strength) = strength {
             let init = ((steps as f32 * strength.clamp(0.0, 1.0)) as usize).min(steps);
             s.begin = steps - init;
             s.timesteps.drain(..s.begin);

@@ -1,0 +1,62 @@
+//! Engine benchmark on a model folder: txt2img at the given sizes, reporting per-step time and the engine's
+//! overhead (generation time − time inside ONNX Runtime). Build it in release:
+//!
+//! ```sh
+//! cargo run --release --example bench_pipeline -- /path/to/sd15-random 4 256 512
+//! ```
+//! The full-size random-weight SD1.5 folder comes from `onnx/make_bench_model.py`; `onnx/bench_reference.py`
+//! times diffusers/optimum and raw onnxruntime on the same files.
+
+use std::path::PathBuf;
+
+use oekaki::ai::pipeline::{Engine, Request};
+use oekaki::ai::scheduler::SamplerKind;
+use oekaki::ai::session::Device;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let model = PathBuf::from(args.next().ok_or("usage: bench_pipeline MODEL [STEPS] [SIZE...]")?);
+    let steps: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(4);
+    let mut sizes: Vec<usize> = args.map(|s| s.parse()).collect::<Result<_, _>>()?;
+    if sizes.is_empty() {
+        sizes = vec![256, 512];
+    }
+    let mut engine = Engine::new(Device::Cpu);
+    for size in sizes {
+        let req = Request {
+            prompt: "1girl, silver hair, cherry blossoms, (masterpiece:1.2)".into(),
+            negative: "lowres, bad hands".into(),
+            steps,
+            cfg: 7.0,
+            image_cfg: 1.5,
+            strength: 1.0,
+            sampler: SamplerKind::EulerAncestral,
+            seed: 0,
+            width: size,
+            height: size,
+            clip_skip: 1,
+            init: None,
+            mask: None,
+        };
+        let out = engine.generate(&model, &req, &mut |_| true)?;
+        let t = &out.timings;
+        let generation = t.total - t.load;
+        let overhead = generation - t.onnx_runtime;
+        let mean = t.unet_steps.iter().sum::<f64>() / t.unet_steps.len() as f64;
+        println!(
+            "{size}x{size}: load {:.2} s | prompt {:.3} s (tokenize {:.4} s) | step mean {:.3} s, first {:.3} s | \
+             vae decode {:.3} s | generation {:.3} s, inside ORT {:.3} s, overhead {:.4} s = {:.3} %",
+            t.load,
+            t.tokenize_and_encode,
+            t.tokenize,
+            mean,
+            t.unet_steps[0],
+            t.vae_decode,
+            generation,
+            t.onnx_runtime,
+            overhead,
+            100.0 * overhead / generation
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! AI edits of a document: generate into a region, refine (img2img) a region, inpaint a selection. The same
+//! operation serves the studio's AI panel and `oekaki edit`.
+//!
+//! Inpainting works like A1111's "only masked": the selection is grown (the model sees this mask) and feathered
+//! (the paste mask); a context rectangle around it (padding, default 32 px) is cut from the flattened picture,
+//! scaled to a working size the model accepts (sides a multiple of the UNet's size step, about 512² pixels of
+//! area for SD1.5), generated, scaled back and returned as a new layer whose alpha is the feathered mask, so
+//! nothing outside it can change. The document itself is only changed by applying the returned command.
+
+use image::imageops::FilterType;
+use image::{GrayImage, RgbImage, RgbaImage};
+
+use super::AiError;
+use super::pipeline::{Engine, Generated, Pixels, Progress, Request};
+use crate::doc::composite::render_rect;
+use crate::doc::{Document, Selection};
+use crate::geom::Rect;
+use crate::history::{Command, layer_ops};
+use crate::raster::GrayBuf;
+
+/// Which edit to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditKind {
+    /// txt2img into the selection's bounding box (or the whole canvas).
+    Generate,
+    /// img2img of the selection (or the whole canvas) at the request's strength.
+    Refine,
+    /// Inpaint the selection.
+    Inpaint,
+}
+
+/// How the region around the selection is prepared.
+#[derive(Debug, Clone, Copy)]
+pub struct EditOptions {
+    /// Context kept around the selection, in canvas pixels.
+    pub padding: u32,
+    /// The selection is grown by this much before inpainting (the model's mask).
+    pub grow: u32,
+    /// Blur radius of the paste mask.
+    pub feather: f32,
+    /// Pixel area the region is scaled to for the model (512² for SD1.5).
+    pub work_area: usize,
+}
+
+impl Default for EditOptions {
+    fn default() -> Self {
+        EditOptions { padding: 32, grow: 4, feather: 4.0, work_area: 512 * 512 }
+    }
+}
+
+/// Where an edit happens and at what size the model sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    /// The canvas rectangle that is cut out and replaced.
+    pub context: Rect,
+    pub work_width: usize,
+    pub work_height: usize,
+    /// What the model repaints (the grown selection) over `context`.
+    pub model_mask: GrayBuf,
+    /// Alpha of the result layer (grown and feathered selection) over `context`.
+    pub paste_mask: GrayBuf,
+}
+
+/// Working size for a `w × h` region: about `area` pixels, sides multiples of `multiple`, aspect kept.
+pub fn work_size(w: usize, h: usize, multiple: usize, area: usize) -> (usize, usize) {
+    let scale = (area as f64 / (w * h).max(1) as f64).sqrt();
+    let side =
+        |v: usize| (((v as f64 * scale) / multiple as f64).round() as usize).clamp(1, 4096 / multiple) * multiple;
+    (side(w), side(h))
+}
+
+/// Plan the region of an edit from the document's selection.
+pub fn plan(doc: &Document, kind: EditKind, opts: &EditOptions, multiple: usize) -> Result<Region, AiError> {
+    let canvas = doc.bounds();
+    let sel: &Selection = &doc.selection;
+    if kind == EditKind::Inpaint && !sel.active {
+        return Err(AiError::Input("inpainting needs a selection (or a mask)".into()));
+    }
+    let (context, model_mask, paste_mask) = if sel.active {
+        let grown = sel.grown(opts.grow, canvas);
+        let feathered = grown.feathered(opts.feather, canvas);
+        let bounds = GrayBuf::from_mask(&feathered.mask, canvas).content_bounds();
+        if bounds.is_empty() {
+            return Err(AiError::Input("the selection is empty".into()));
+        }
+        let context = match kind {
+            EditKind::Generate => bounds,
+            _ => bounds.inflate(opts.padding as i32).intersect(&canvas),
+        };
+        let model = GrayBuf::from_mask(&grown.mask, context);
+        let paste = match kind {
+            EditKind::Generate => GrayBuf::new(context, 255),
+            _ => GrayBuf::from_mask(&feathered.mask, context),
+        };
+        (context, model, paste)
+    } else {
+        (canvas, GrayBuf::new(canvas, 255), GrayBuf::new(canvas, 255))
+    };
+    let (work_width, work_height) =
+        work_size(context.width() as usize, context.height() as usize, multiple, opts.work_area);
+    Ok(Region { context, work_width, work_height, model_mask, paste_mask })
+}
+
+/// The flattened picture under `rect` as RGB over white (the paper), as the model should see it.
+pub fn crop_rgb(doc: &Document, rect: Rect) -> RgbImage {
+    let px = render_rect(doc, rect);
+    let mut img = RgbImage::new(rect.width() as u32, rect.height() as u32);
+    for (dst, p) in img.pixels_mut().zip(px) {
+        let a = p[3] as u32;
+        // premultiplied over white: c + (255 − a)
+        *dst = image::Rgb([0, 1, 2].map(|c| (p[c] as u32 + 255 - a).min(255) as u8));
+    }
+    img
+}
+
+fn to_pixels(img: RgbImage) -> Pixels {
+    Pixels { width: img.width() as usize, height: img.height() as usize, data: img.into_raw() }
+}
+
+/// The request the engine runs for this region (images scaled to the working size).
+pub fn region_request(doc: &Document, kind: EditKind, region: &Region, base: &Request) -> Request {
+    let (w, h) = (region.work_width as u32, region.work_height as u32);
+    let mut req =
+        Request { width: region.work_width, height: region.work_height, init: None, mask: None, ..base.clone() };
+    if kind != EditKind::Generate {
+        let crop = crop_rgb(doc, region.context);
+        req.init = Some(to_pixels(image::imageops::resize(&crop, w, h, FilterType::Lanczos3)));
+    }
+    if kind == EditKind::Inpaint {
+        let m = &region.model_mask;
+        let mask = GrayImage::from_raw(m.width() as u32, m.height() as u32, m.data.clone()).unwrap_or_default();
+        let scaled = image::imageops::resize(&mask, w, h, FilterType::Triangle);
+        req.mask = Some(Pixels { width: w as usize, height: h as usize, data: scaled.into_raw() });
+    }
+    req
+}
+
+/// The generated picture scaled back over the region, with the paste mask as alpha (straight RGBA).
+pub fn paste_back(out: &Generated, region: &Region) -> Result<RgbaImage, AiError> {
+    let img = RgbImage::from_raw(out.width as u32, out.height as u32, out.rgb.clone())
+        .ok_or_else(|| AiError::Model("the pipeline returned a malformed image".into()))?;
+    let (cw, ch) = (region.context.width() as u32, region.context.height() as u32);
+    let scaled = image::imageops::resize(&img, cw, ch, FilterType::Lanczos3);
+    let mut rgba = RgbaImage::new(cw, ch);
+    for ((dst, src), a) in rgba.pixels_mut().zip(scaled.pixels()).zip(&region.paste_mask.data) {
+        *dst = image::Rgba([src[0], src[1], src[2], *a]);
+    }
+    Ok(rgba)
+}
+
+/// A layer name from the prompt: "AI: " and its first words.
+pub fn layer_name(kind: EditKind, prompt: &str) -> String {
+    let verb = match kind {
+        EditKind::Generate => "Generated",
+        EditKind::Refine => "Refined",
+        EditKind::Inpaint => "Inpainted",
+    };
+    let words: String = prompt.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(40).collect();
+    if words.is_empty() { verb.to_string() } else { format!("{verb}: {words}") }
+}
+
+/// The finished edit: the command that adds the result layer, and what was generated.
+pub struct EditResult {
+    pub command: Command,
+    pub region: Region,
+    pub generated: Generated,
+}
+
+/// Run an edit on `doc` with the model in `model_dir`. The document is not modified; apply `command` to keep it.
+pub fn run(
+    engine: &mut Engine,
+    model_dir: &std::path::Path,
+    doc: &mut Document,
+    kind: EditKind,
+    opts: &EditOptions,
+    base: &Request,
+    progress: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<EditResult, AiError> {
+    let loaded = engine.load(model_dir, progress)?;
+    let multiple = loaded.folder.size_multiple();
+    let region = plan(doc, kind, opts, multiple)?;
+    let req = region_request(doc, kind, &region, base);
+    let generated = engine.generate(model_dir, &req, progress)?;
+    let rgba = paste_back(&generated, &region)?;
+    let command =
+        layer_ops::image_layer(doc, &layer_name(kind, &base.prompt), &rgba, region.context.x0, region.context.y0);
+    Ok(EditResult { command, region, generated })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn working_sizes_keep_the_aspect_on_the_model_grid() {
+        assert_eq!(work_size(100, 100, 64, 512 * 512), (512, 512));
+        assert_eq!(work_size(300, 150, 64, 512 * 512), (704, 384));
+        assert_eq!(work_size(10, 4000, 64, 512 * 512), (64, 4096));
+        let (w, h) = work_size(1000, 700, 8, 512 * 512);
+        assert!(w % 8 == 0 && h % 8 == 0 && (w * h) as f64 / (512.0 * 512.0) > 0.95);
+    }
+
+    #[test]
+    fn layer_names_come_from_the_prompt() {
+        assert_eq!(layer_name(EditKind::Inpaint, "  red   scarf, \n wind "), "Inpainted: red scarf, wind");
+        assert_eq!(layer_name(EditKind::Generate, ""), "Generated");
+    }
+}
