@@ -159,6 +159,8 @@ fn the_legacy_onnx_layout_gives_the_same_image() {
     let (req, want) = reference_case();
     let folder = ModelFolder::open(&root().join("tests/fixtures/sd/tiny-sd15-legacy")).unwrap();
     assert!(folder.legacy);
+    // Without config.json the UNet's channels and down blocks come from its weights.
+    assert_eq!((folder.unet_channels, folder.down_blocks, folder.size_multiple()), (4, 4, 64));
     let out = Engine::new(Device::Cpu).generate(&folder.dir, &req, &mut |_| true).unwrap();
     let worst = out.rgb.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
     assert!(worst <= 2, "legacy layout differs by {worst}/255");

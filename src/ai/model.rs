@@ -92,10 +92,12 @@ impl ModelFolder {
 
         let unet_cfg = read_json(&dir.join("unet").join("config.json"))?;
         let vae_cfg = read_json(&dir.join("vae_decoder").join("config.json"))?;
-        let unet_channels = match usize_of(unet_cfg.as_ref(), "in_channels") {
-            Some(c) => c,
-            // The legacy layout has no config.json: read conv_in's weight shape from the graph.
-            None => conv_in_channels(&unet)?,
+        // The legacy layout has no config.json: read the UNet's shape from its graph instead.
+        let graph = if unet_cfg.is_none() { Some(UnetGraph::read(&unet)?) } else { None };
+        let unet_channels = match (usize_of(unet_cfg.as_ref(), "in_channels"), &graph) {
+            (Some(c), _) => c,
+            (None, Some(g)) => g.in_channels,
+            (None, None) => return Err(AiError::Model(format!("{}: no in_channels in config.json", unet.display()))),
         };
         let kind = match unet_channels {
             4 => UnetKind::Standard,
@@ -112,7 +114,9 @@ impl ModelFolder {
             .as_ref()
             .and_then(|c| c.get("down_block_types"))
             .and_then(Value::as_array)
-            .map_or(4, |a| a.len().max(1));
+            .map(|a| a.len().max(1))
+            .or(graph.as_ref().map(|g| g.down_blocks))
+            .unwrap_or(4);
         let vae_factor = vae_cfg
             .as_ref()
             .and_then(|c| c.get("block_out_channels"))
@@ -167,11 +171,27 @@ impl ModelFolder {
     }
 }
 
-/// Input channels of a UNet graph without a config.json: the second dimension of `conv_in.weight`.
-fn conv_in_channels(unet: &Path) -> Result<usize, AiError> {
-    onnx_file::tensors(unet)?
-        .into_iter()
-        .find(|t| t.name == "conv_in.weight" && t.dims.len() == 4)
-        .map(|t| t.dims[1] as usize)
-        .ok_or_else(|| AiError::Model(format!("{}: cannot tell the UNet's input channels", unet.display())))
+/// What a UNet graph without a config.json tells about itself.
+struct UnetGraph {
+    /// The second dimension of `conv_in.weight`.
+    in_channels: usize,
+    /// How many `down_blocks.N.` prefixes its weights use.
+    down_blocks: usize,
+}
+
+impl UnetGraph {
+    fn read(unet: &Path) -> Result<Self, AiError> {
+        let tensors = onnx_file::tensors(unet)?;
+        let in_channels = tensors
+            .iter()
+            .find(|t| t.name == "conv_in.weight" && t.dims.len() == 4)
+            .map(|t| t.dims[1] as usize)
+            .ok_or_else(|| AiError::Model(format!("{}: cannot tell the UNet's input channels", unet.display())))?;
+        let down_blocks = tensors
+            .iter()
+            .filter_map(|t| t.name.strip_prefix("down_blocks.")?.split('.').next()?.parse::<usize>().ok())
+            .max()
+            .map_or(4, |n| n + 1);
+        Ok(UnetGraph { in_channels, down_blocks })
+    }
 }
