@@ -159,3 +159,31 @@ fn refine_and_generate_make_new_layers() {
     select(&mut doc, Rect::new(20, 20, 84, 84));
     check_result(&doc, "tiny-sd15", EditKind::Generate);
 }
+
+#[test]
+fn result_layers_keep_their_parameters_in_ora_and_png() {
+    let mut doc = picture();
+    select(&mut doc, Rect::new(60, 40, 100, 90));
+    let req = Request { negative: "blurry, lowres".into(), ..request() };
+    let model = root().join("tests/fixtures/sd/tiny-sd15-inpaint");
+    let result =
+        edit::run(&mut Engine::new(Device::Cpu), &model, &mut doc, EditKind::Inpaint, &small(), &req, &mut |_| true)
+            .unwrap();
+    let mut editor = Editor::new(doc);
+    editor.apply(result.command).unwrap();
+    let params = editor.doc.layers[2].props.params.clone().expect("the result layer carries its parameters");
+    assert!(params.starts_with("a red scarf\nNegative prompt: blurry, lowres\nSteps: 3"), "{params}");
+    assert!(params.contains("Seed: 3") && params.contains("Model: tiny-sd15-inpaint"), "{params}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let ora = dir.path().join("a.ora");
+    oekaki::io::save_path(&editor.doc, &ora).unwrap();
+    let back = oekaki::io::open_path(&ora, oekaki::io::Limits::default()).unwrap();
+    assert_eq!(back.layers[2].props.params.as_deref(), Some(params.as_str()), "line breaks and all survive ORA");
+    assert_eq!(back.layers[0].props.params, None);
+
+    let png = dir.path().join("a.png");
+    oekaki::io::save_path(&back, &png).unwrap();
+    let text = oekaki::io::png_text::parameters_from_png(&std::fs::read(&png).unwrap()).unwrap();
+    assert_eq!(text.as_deref(), Some(params.as_str()), "PNG export writes the AI layer's parameters");
+}

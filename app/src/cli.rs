@@ -127,6 +127,9 @@ fn describe(l: &Layer, depth: usize, out: &mut String) {
             line.push_str(&format!(" offset {},{} size {}×{}", b.x0, b.y0, b.width(), b.height()));
         }
     }
+    if let Some(params) = &p.params {
+        line.push_str(&format!(" parameters \"{}\"", params.replace('\n', " | ")));
+    }
     for (on, word) in [
         (p.clip, "clipped"),
         (p.lock_alpha, "alpha-locked"),

@@ -13,7 +13,6 @@ use oekaki::ai::session::Device;
 use oekaki::doc::Selection;
 use oekaki::history::Editor;
 use oekaki::io::Limits;
-use oekaki::io::params::GenerationParams;
 use oekaki::raster::GrayBuf;
 
 /// Options shared by every generation command.
@@ -151,27 +150,6 @@ fn report(p: &Progress) -> bool {
     true
 }
 
-/// The A1111 "parameters" text of a finished job.
-fn parameters(g: &GenOptions, req: &Request, out: &Generated) -> String {
-    let mut params =
-        GenerationParams { prompt: req.prompt.clone(), negative_prompt: req.negative.clone(), settings: Vec::new() };
-    params.set("Steps", req.steps.to_string());
-    params.set("Sampler", req.sampler.a1111_name());
-    params.set("CFG scale", format!("{}", req.cfg));
-    params.set("Seed", req.seed.to_string());
-    params.set("Size", format!("{}x{}", out.width, out.height));
-    if let Some(name) = g.model.file_name() {
-        params.set("Model", name.to_string_lossy());
-    }
-    if req.init.is_some() {
-        params.set("Denoising strength", format!("{}", req.strength));
-    }
-    if req.clip_skip > 1 {
-        params.set("Clip skip", req.clip_skip.to_string());
-    }
-    params.to_text()
-}
-
 fn finish(g: &GenOptions, out: &Generated) -> Result<()> {
     if std::env::var_os("OEKAKI_QUIET").is_none() {
         for (part, provider) in &out.providers {
@@ -208,7 +186,7 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
     let req = Request { init, mask, ..req };
     let result = Engine::new(device).generate(&a.common.model, &req, &mut report)?;
     let rgba: Vec<u8> = result.rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
-    let text = [("parameters".to_string(), parameters(&a.common, &req, &result))];
+    let text = [("parameters".to_string(), req.a1111_parameters(&a.common.model, result.width, result.height))];
     let png = oekaki::io::png_text::encode_png_rgba8(result.width as u32, result.height as u32, &rgba, &text)?;
     oekaki::io::atomic::write_atomic(&a.out, &png, false)
         .with_context(|| format!("cannot write {}", a.out.display()))?;
@@ -242,13 +220,9 @@ pub fn edit(a: EditArgs) -> Result<()> {
     let opts = EditOptions { padding: a.padding, grow: a.grow, feather: a.feather, ..EditOptions::default() };
     let mut engine = Engine::new(device);
     let result = edit::run(&mut engine, &a.common.model, &mut doc, kind, &opts, &base, &mut report)?;
-    let req = edit::region_request(&doc, kind, &result.region, &base);
-    let text = parameters(&a.common, &req, &result.generated);
     let mut editor = Editor::new(doc);
     editor.apply(result.command)?;
     let mut doc = editor.doc;
-    doc.metadata.retain(|(k, _)| k != "parameters");
-    doc.metadata.push(("parameters".into(), text));
     doc.selection = Selection::none();
     oekaki::io::save_path(&doc, &a.out).with_context(|| format!("cannot write {}", a.out.display()))?;
     finish(&a.common, &result.generated)

@@ -159,7 +159,8 @@ pub fn layer_name(kind: EditKind, prompt: &str) -> String {
     if words.is_empty() { verb.to_string() } else { format!("{verb}: {words}") }
 }
 
-/// The finished edit: the command that adds the result layer, and what was generated.
+/// The finished edit: the command that adds the result layer (carrying its generation parameters), and what
+/// was generated.
 pub struct EditResult {
     pub command: Command,
     pub region: Region,
@@ -182,8 +183,11 @@ pub fn run(
     let req = region_request(doc, kind, &region, base);
     let generated = engine.generate(model_dir, &req, progress)?;
     let rgba = paste_back(&generated, &region)?;
-    let command =
+    let mut command =
         layer_ops::image_layer(doc, &layer_name(kind, &base.prompt), &rgba, region.context.x0, region.context.y0);
+    if let Command::AddLayer { layer, .. } = &mut command {
+        layer.props.params = Some(req.a1111_parameters(model_dir, generated.width, generated.height));
+    }
     Ok(EditResult { command, region, generated })
 }
 

@@ -21,6 +21,8 @@ pub struct LayerProps {
     pub clip: bool,
     /// Groups only: children blend straight into what is below instead of into an isolated buffer.
     pub pass_through: bool,
+    /// A1111 "parameters" text of an AI result layer (prompt, seed, sampler, …), kept in ORA files.
+    pub params: Option<String>,
 }
 
 impl LayerProps {
@@ -33,6 +35,7 @@ impl LayerProps {
             lock_alpha: false,
             clip: false,
             pass_through: false,
+            params: None,
         }
     }
 }

@@ -175,8 +175,13 @@ impl OraWriter {
                 let area = if bounds.is_empty() { Rect::from_xywh(0, 0, 1, 1) } else { bounds };
                 let src = self.layer_png(s, area)?;
                 indent(xml, depth);
+                let params = props
+                    .params
+                    .as_deref()
+                    .map(|p| format!(" oekaki:parameters=\"{}\"", escape_multiline(p)))
+                    .unwrap_or_default();
                 xml.push_str(&format!(
-                    "<layer name=\"{}\" src=\"{src}\" x=\"{}\" y=\"{}\" {}{}{extra}/>\n",
+                    "<layer name=\"{}\" src=\"{src}\" x=\"{}\" y=\"{}\" {}{}{params}{extra}/>\n",
                     escape(props.name.as_str()),
                     area.x0,
                     area.y0,
@@ -329,6 +334,12 @@ struct Attrs {
     clip: bool,
     clip_alpha: bool,
     lock_alpha: bool,
+    params: Option<String>,
+}
+
+/// Attribute text that keeps its line breaks (XML turns literal ones into spaces when reading).
+fn escape_multiline(s: &str) -> String {
+    escape(s).replace('\n', "&#10;").replace('\r', "&#13;").replace('\t', "&#9;")
 }
 
 fn attrs(e: &BytesStart) -> Result<Attrs> {
@@ -359,6 +370,7 @@ fn attrs(e: &BytesStart) -> Result<Attrs> {
             "oekaki:clip" => a.clip = v == "true",
             "oekaki:clip-alpha" => a.clip_alpha = v == "true",
             "oekaki:lock-alpha" => a.lock_alpha = v == "true",
+            "oekaki:parameters" => a.params = Some(v),
             _ => {}
         }
     }
@@ -534,6 +546,9 @@ fn set_props(p: &mut LayerProps, a: &Attrs) {
     p.opacity = a.opacity;
     p.visible = a.visible;
     p.lock_alpha = a.lock_alpha;
+    if a.params.is_some() {
+        p.params = a.params.clone();
+    }
     p.clip = a.clip || a.op == "svg:src-atop";
     p.blend =
         if a.op == "svg:src-atop" { BlendMode::Normal } else { BlendMode::from_ora_name(&a.op).unwrap_or_default() };

@@ -96,7 +96,14 @@ pub fn flatten_rgba(doc: &Document) -> RgbaImage {
 /// JPEG has no alpha, so transparent areas become white as in other painting programs.
 pub fn export_image(doc: &Document, kind: FileKind) -> Result<Vec<u8>> {
     let img = flatten_rgba(doc);
-    encode_rgba(&img, kind, &doc.metadata)
+    let mut text = doc.metadata.clone();
+    // Without document-level parameters, the topmost visible AI layer's become the file's.
+    if !text.iter().any(|(k, _)| k == "parameters")
+        && let Some(p) = doc.layers.iter().rev().filter(|l| l.props.visible).find_map(|l| l.props.params.clone())
+    {
+        text.push(("parameters".into(), p));
+    }
+    encode_rgba(&img, kind, &text)
 }
 
 pub fn encode_rgba(img: &RgbaImage, kind: FileKind, text: &[(String, String)]) -> Result<Vec<u8>> {

@@ -53,6 +53,32 @@ pub struct Request {
     pub mask: Option<Pixels>,
 }
 
+impl Request {
+    /// The A1111 "parameters" text for an image this request made at `width × height` with `model`.
+    pub fn a1111_parameters(&self, model: &Path, width: usize, height: usize) -> String {
+        let mut p = crate::io::params::GenerationParams {
+            prompt: self.prompt.clone(),
+            negative_prompt: self.negative.clone(),
+            settings: Vec::new(),
+        };
+        p.set("Steps", self.steps.to_string());
+        p.set("Sampler", self.sampler.a1111_name());
+        p.set("CFG scale", format!("{}", self.cfg));
+        p.set("Seed", self.seed.to_string());
+        p.set("Size", format!("{width}x{height}"));
+        if let Some(name) = model.file_name() {
+            p.set("Model", name.to_string_lossy());
+        }
+        if self.init.is_some() {
+            p.set("Denoising strength", format!("{}", self.strength));
+        }
+        if self.clip_skip > 1 {
+            p.set("Clip skip", self.clip_skip.to_string());
+        }
+        p.to_text()
+    }
+}
+
 /// Which pipeline a request runs, decided by its images and the UNet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
