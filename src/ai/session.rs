@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ort::ep::{self, ExecutionProvider};
+use ort::ep;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor, TensorElementType};
@@ -79,8 +79,6 @@ pub struct Model {
     pub outputs: Vec<String>,
     /// Wall time spent inside ONNX Runtime's `run` since load.
     pub ort_time: Duration,
-    /// How long loading took.
-    pub load_time: Duration,
 }
 
 fn elem(t: Option<TensorElementType>) -> Elem {
@@ -125,25 +123,9 @@ fn register(builder: &mut Builder, device: Device, path: &Path) -> Result<&'stat
     }
 }
 
-/// Is a GPU provider compiled into the loaded runtime? (Compiled in is not the same as usable.)
-pub fn available_providers() -> Vec<&'static str> {
-    let mut v = vec!["CPU"];
-    if ep::CUDA::is_available().unwrap_or(false) {
-        v.push("CUDA");
-    }
-    if ep::DirectML::is_available().unwrap_or(false) {
-        v.push("DirectML");
-    }
-    if ep::CoreML::is_available().unwrap_or(false) {
-        v.push("CoreML");
-    }
-    v
-}
-
 impl Model {
     /// Load `path` (with any external weights next to it) on `device`.
     pub fn load(path: &Path, device: Device) -> Result<Self, AiError> {
-        let start = Instant::now();
         if !path.is_file() {
             return Err(AiError::Model(format!("missing {}", path.display())));
         }
@@ -168,15 +150,7 @@ impl Model {
             })
             .collect();
         let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
-        Ok(Model {
-            session,
-            path: path.to_path_buf(),
-            provider,
-            inputs,
-            outputs,
-            ort_time: Duration::ZERO,
-            load_time: start.elapsed(),
-        })
+        Ok(Model { session, path: path.to_path_buf(), provider, inputs, outputs, ort_time: Duration::ZERO })
     }
 
     pub fn input(&self, name: &str) -> Option<&InputSpec> {

@@ -15,10 +15,6 @@ pub struct Latents {
 }
 
 impl Latents {
-    pub fn zeros(channels: usize, height: usize, width: usize) -> Self {
-        Latents { channels, height, width, data: vec![0.0; channels * height * width] }
-    }
-
     pub fn shape(&self) -> Vec<usize> {
         vec![1, self.channels, self.height, self.width]
     }
