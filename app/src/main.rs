@@ -1,10 +1,8 @@
 //! `oekaki`: with no arguments it opens the studio; subcommands run the same core operations headless.
 
-mod cli;
-mod generate;
-mod studio;
-
 use std::process::ExitCode;
+
+use oekaki_app::cli;
 
 fn main() -> ExitCode {
     // A bug must still end in one readable line, never a backtrace wall on user data.

@@ -73,6 +73,51 @@ impl Selection {
         if self.active { self.mask.tile_bounds().intersect(&canvas) } else { canvas }
     }
 
+    /// The outline between selected (coverage ≥ 128) and unselected pixels as axis-aligned segments on pixel
+    /// edges, each maximal run one segment: what marching ants are drawn along. Empty when nothing is selected.
+    pub fn outline(&self, canvas: Rect) -> Vec<[[i32; 2]; 2]> {
+        if !self.active {
+            return Vec::new();
+        }
+        let b = self.bounds(canvas);
+        if b.is_empty() {
+            return Vec::new();
+        }
+        let buf = GrayBuf::from_mask(&self.mask, b);
+        let inside = |x: i32, y: i32| b.contains(x, y) && buf.get(x, y) >= 128;
+        let mut out = Vec::new();
+        // Horizontal edges lie on y between rows y-1 and y; vertical edges on x between columns x-1 and x.
+        for y in b.y0..=b.y1 {
+            let mut run: Option<i32> = None;
+            for x in b.x0..=b.x1 {
+                let edge = x < b.x1 && inside(x, y - 1) != inside(x, y);
+                match (edge, run) {
+                    (true, None) => run = Some(x),
+                    (false, Some(x0)) => {
+                        out.push([[x0, y], [x, y]]);
+                        run = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for x in b.x0..=b.x1 {
+            let mut run: Option<i32> = None;
+            for y in b.y0..=b.y1 {
+                let edge = y < b.y1 && inside(x - 1, y) != inside(x, y);
+                match (edge, run) {
+                    (true, None) => run = Some(y),
+                    (false, Some(y0)) => {
+                        out.push([[x, y0], [x, y]]);
+                        run = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
     fn dense(&self, canvas: Rect) -> GrayBuf {
         if self.active { GrayBuf::from_mask(&self.mask, canvas) } else { GrayBuf::new(canvas, 0) }
     }
@@ -197,5 +242,17 @@ mod tests {
         assert!(f.coverage(99, 105) > 0 && f.coverage(99, 105) < 255);
         let edge = Selection::all(canvas).shrunk(5, canvas);
         assert_eq!((edge.coverage(4, 100), edge.coverage(5, 100)), (0, 255), "the canvas edge counts as outside");
+    }
+
+    #[test]
+    fn outline_of_a_rectangle_is_its_four_sides() {
+        let canvas = Rect::new(0, 0, 100, 100);
+        let sel = Selection::none().with_shape(&Shape::Rect { x: 10, y: 20, w: 30, h: 5 }, Combine::Replace, canvas);
+        let mut edges = sel.outline(canvas);
+        edges.sort();
+        assert_eq!(edges, vec![[[10, 20], [10, 25]], [[10, 20], [40, 20]], [[10, 25], [40, 25]], [[40, 20], [40, 25]]]);
+        assert!(Selection::none().outline(canvas).is_empty());
+        // Selected up to the canvas edge: the edge is outlined too.
+        assert_eq!(Selection::all(Rect::new(0, 0, 4, 3)).outline(Rect::new(0, 0, 4, 3)).len(), 4);
     }
 }

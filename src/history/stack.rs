@@ -56,6 +56,11 @@ impl History {
         self.redo.len()
     }
 
+    /// Labels of the undo steps (oldest first) and of the redo steps (the next one to redo first).
+    pub fn labels(&self) -> (Vec<&'static str>, Vec<&'static str>) {
+        (self.undo.iter().map(|e| e.label).collect(), self.redo.iter().rev().map(|e| e.label).collect())
+    }
+
     pub fn undo_label(&self) -> Option<&'static str> {
         self.undo.back().map(|e| e.label)
     }

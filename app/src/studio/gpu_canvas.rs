@@ -1,6 +1,11 @@
 //! The GPU side of the canvas: the composited document lives in 256² textures, changed 64² core tiles are
 //! written to them with `queue.write_texture` as soon as they change (never from inside the paint callback,
-//! whose frames may not be drawn), and a paint callback draws the visible tiles as quads.
+//! whose frames may not be drawn), and a paint callback draws the visible tiles as quads, turned and mirrored
+//! with the view.
+//!
+//! Zoomed out, the textures' mip levels keep the picture smooth: each changed core tile is box-filtered on the
+//! CPU down to 1×1 and every level is written with it (7 levels: 256 → 4 texels per GPU tile). Zoomed in past
+//! 200 %, nearest sampling keeps pixels crisp.
 
 use std::collections::HashMap;
 
@@ -13,6 +18,8 @@ use oekaki::view::View;
 /// Side of a GPU tile in pixels (4×4 core tiles).
 const GPU_TILE: i32 = 256;
 const PER: i32 = GPU_TILE / TILE;
+/// Mip levels per GPU tile: down to the level where one core tile is one texel.
+const MIPS: u32 = 7;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -102,6 +109,7 @@ impl GpuCanvas {
                 label: Some("canvas"),
                 mag_filter: filter,
                 min_filter: wgpu::FilterMode::Linear,
+                mipmap_filter: wgpu::MipmapFilterMode::Linear,
                 ..Default::default()
             });
             device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -131,7 +139,7 @@ impl GpuCanvas {
                 let texture = self.device.create_texture(&wgpu::TextureDescriptor {
                     label: Some("canvas tile"),
                     size: wgpu::Extent3d { width: GPU_TILE as u32, height: GPU_TILE as u32, depth_or_array_layers: 1 },
-                    mip_level_count: 1,
+                    mip_level_count: MIPS,
                     sample_count: 1,
                     dimension: wgpu::TextureDimension::D2,
                     format: wgpu::TextureFormat::Rgba8Unorm,
@@ -149,23 +157,31 @@ impl GpuCanvas {
                 });
                 (texture, group)
             });
-            let data: &[[u8; 4]] = composite.tile(*key).map_or(&ZERO[..], |t| &t[..]);
-            self.queue.write_texture(
-                wgpu::TexelCopyTextureInfo {
-                    texture,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d {
-                        x: (key.tx.rem_euclid(PER) * TILE) as u32,
-                        y: (key.ty.rem_euclid(PER) * TILE) as u32,
-                        z: 0,
+            let mut level: Vec<[u8; 4]> = composite.tile(*key).map_or(ZERO.to_vec(), |t| t.to_vec());
+            let (ox, oy) = ((key.tx.rem_euclid(PER) * TILE) as u32, (key.ty.rem_euclid(PER) * TILE) as u32);
+            for mip in 0..MIPS {
+                let side = TILE as u32 >> mip;
+                if mip > 0 {
+                    level = half(&level, side as usize * 2);
+                }
+                self.queue.write_texture(
+                    wgpu::TexelCopyTextureInfo {
+                        texture,
+                        mip_level: mip,
+                        origin: wgpu::Origin3d { x: ox >> mip, y: oy >> mip, z: 0 },
+                        aspect: wgpu::TextureAspect::All,
                     },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                bytemuck::cast_slice(data),
-                wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(TILE as u32 * 4), rows_per_image: None },
-                wgpu::Extent3d { width: TILE as u32, height: TILE as u32, depth_or_array_layers: 1 },
-            );
+                    bytemuck::cast_slice(&level),
+                    wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(side * 4), rows_per_image: None },
+                    wgpu::Extent3d { width: side, height: side, depth_or_array_layers: 1 },
+                );
+            }
         }
+    }
+
+    /// Forgets all tiles (another document was opened).
+    pub fn clear(&mut self) {
+        self.tiles.clear();
     }
 
     /// The callback drawing the visible tiles of a `width`×`height` canvas into `rect` with `view`.
@@ -182,12 +198,14 @@ impl GpuCanvas {
             if x1 <= x0 || y1 <= y0 {
                 continue;
             }
-            let (s0, s1) = (view.to_screen([x0, y0]), view.to_screen([x1, y1]));
-            if s1[0] < 0.0 || s1[1] < 0.0 || s0[0] > rect.width() || s0[1] > rect.height() {
+            let [a, b, c, d] = [[x0, y0], [x1, y0], [x0, y1], [x1, y1]].map(|p| view.to_screen(p));
+            let lo = [a[0].min(b[0]).min(c[0]).min(d[0]), a[1].min(b[1]).min(c[1]).min(d[1])];
+            let hi = [a[0].max(b[0]).max(c[0]).max(d[0]), a[1].max(b[1]).max(c[1]).max(d[1])];
+            if hi[0] < 0.0 || hi[1] < 0.0 || lo[0] > rect.width() || lo[1] > rect.height() {
                 continue;
             }
             let (u1, v1) = ((x1 - x0) / GPU_TILE as f32, (y1 - y0) / GPU_TILE as f32);
-            let (a, b, c, d) = (ndc(s0), ndc([s1[0], s0[1]]), ndc([s0[0], s1[1]]), ndc(s1));
+            let (a, b, c, d) = (ndc(a), ndc(b), ndc(c), ndc(d));
             let first = verts.len() as u32;
             verts.extend_from_slice(&[
                 Vertex { position: a, uv: [0.0, 0.0] },
@@ -245,5 +263,30 @@ impl egui_wgpu::CallbackTrait for CanvasCallback {
             pass.set_bind_group(0, group, &[]);
             pass.draw(range.clone(), 0..1);
         }
+    }
+}
+
+/// A square block of premultiplied pixels halved in each direction (2×2 box filter, rounded).
+fn half(src: &[[u8; 4]], side: usize) -> Vec<[u8; 4]> {
+    let h = side / 2;
+    let mut out = Vec::with_capacity(h * h);
+    for y in 0..h {
+        for x in 0..h {
+            let p = |dx: usize, dy: usize| src[(2 * y + dy) * side + 2 * x + dx];
+            let (a, b, c, d) = (p(0, 0), p(1, 0), p(0, 1), p(1, 1));
+            out.push(std::array::from_fn(|i| ((a[i] as u16 + b[i] as u16 + c[i] as u16 + d[i] as u16 + 2) / 4) as u8));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::half;
+
+    #[test]
+    fn halving_averages_two_by_two_blocks() {
+        let src = vec![[0, 0, 0, 0], [255, 255, 255, 255], [100, 0, 0, 100], [0, 0, 0, 0]];
+        assert_eq!(half(&src, 2), vec![[89, 64, 64, 89]]);
     }
 }

@@ -1,0 +1,111 @@
+//! Work the UI thread must not wait for (file dialogs, opening, saving, decoding dropped or pasted images,
+//! writing settings) runs on short-lived threads; results come back through a channel that the studio drains
+//! once per frame. Each finished job wakes the UI.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use eframe::egui;
+use oekaki::doc::Document;
+
+/// What a background job produced.
+pub enum Done {
+    /// A file dialog closed (`None`: cancelled).
+    Picked {
+        purpose: Pick,
+        path: Option<PathBuf>,
+    },
+    Opened {
+        path: Option<PathBuf>,
+        doc: Box<Document>,
+        warnings: Vec<String>,
+        recovered: bool,
+    },
+    /// An image decoded to go in as a new layer at canvas point `at` (its centre).
+    LayerImage {
+        name: String,
+        image: image::RgbaImage,
+        at: Option<[f32; 2]>,
+    },
+    /// A save or export finished; `revision` is the editor revision the snapshot was taken at.
+    Saved {
+        path: PathBuf,
+        revision: u64,
+        export: bool,
+    },
+    Failed(String),
+    /// Nothing to report (settings written).
+    Quiet,
+}
+
+/// Why a file dialog was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    Open,
+    SaveAs,
+    Export,
+    ImportLayer,
+}
+
+pub struct Background {
+    tx: Sender<Done>,
+    rx: Receiver<Done>,
+    ctx: Option<egui::Context>,
+    running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        let (tx, rx) = channel();
+        Background { tx, rx, ctx: None, running: Default::default() }
+    }
+}
+
+impl Background {
+    /// The context to wake when a job finishes.
+    pub fn set_context(&mut self, ctx: &egui::Context) {
+        if self.ctx.is_none() {
+            self.ctx = Some(ctx.clone());
+        }
+    }
+
+    /// Runs `job` on its own thread.
+    pub fn spawn(&self, name: &str, job: impl FnOnce() -> Done + Send + 'static) {
+        use std::sync::atomic::Ordering;
+        let (tx, ctx, running) = (self.tx.clone(), self.ctx.clone(), self.running.clone());
+        running.fetch_add(1, Ordering::SeqCst);
+        let counter = running.clone();
+        let spawned = std::thread::Builder::new().name(name.into()).spawn(move || {
+            let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
+                .unwrap_or_else(|_| Done::Failed("internal error in a background job".into()));
+            running.fetch_sub(1, Ordering::SeqCst);
+            let _ = tx.send(done);
+            if let Some(ctx) = ctx {
+                ctx.request_repaint();
+            }
+        });
+        if let Err(e) = spawned {
+            counter.fetch_sub(1, Ordering::SeqCst);
+            let _ = self.tx.send(Done::Failed(format!("cannot start a background job: {e}")));
+        }
+    }
+
+    /// Results that arrived since the last call.
+    pub fn finished(&self) -> Vec<Done> {
+        self.rx.try_iter().collect()
+    }
+
+    /// Jobs still running (the status bar shows a spinner).
+    pub fn running(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until every job has finished and returns their results (tests and shutdown only).
+    pub fn wait_all(&self, timeout: std::time::Duration) -> Vec<Done> {
+        let end = std::time::Instant::now() + timeout;
+        while self.running() > 0 && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        self.finished()
+    }
+}

@@ -1,0 +1,130 @@
+//! Options of the active tool: brush settings and presets, pressure, fill/wand tolerance, gradient kind,
+//! selection mode, transform buttons.
+
+use eframe::egui;
+use oekaki::doc::selection::Combine;
+use oekaki::paint::Curve;
+use oekaki::paint::gradient::GradientKind;
+
+use super::super::Studio;
+use super::super::tools::{AreaOptions, Tool};
+
+pub fn show(s: &mut Studio, ui: &mut egui::Ui) {
+    match s.tools.tool {
+        Tool::Brush | Tool::Eraser => brush(s, ui),
+        Tool::Fill => area(&mut s.tools.fill, ui, true),
+        Tool::Wand => {
+            area(&mut s.tools.wand, ui, false);
+            select_mode(&mut s.tools.select_mode, ui);
+        }
+        Tool::SelectRect | Tool::SelectEllipse | Tool::Lasso => select_mode(&mut s.tools.select_mode, ui),
+        Tool::Gradient => {
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut s.tools.gradient, GradientKind::Linear, "Linear");
+                ui.radio_value(&mut s.tools.gradient, GradientKind::Radial, "Radial");
+            });
+            ui.label("Drag from the foreground to the background colour.");
+        }
+        Tool::Transform => {
+            ui.label("Drag inside to move, a corner to scale, outside to rotate.");
+            ui.horizontal(|ui| {
+                if ui.add_enabled(s.tools.transform.is_some(), egui::Button::new("Apply")).clicked() {
+                    s.commit_transform();
+                }
+                if ui.add_enabled(s.tools.transform.is_some(), egui::Button::new("Cancel")).clicked() {
+                    s.cancel_transform();
+                }
+            });
+        }
+        Tool::Move => {
+            ui.label("Drag to move the active layer.");
+        }
+        Tool::Eyedropper => {
+            ui.label("Click or drag to pick the visible colour. Alt+click while painting does the same.");
+        }
+        Tool::Hand => {
+            ui.label("Drag to pan.");
+        }
+        Tool::Zoom => {
+            ui.label("Click to zoom in, Alt+click to zoom out.");
+        }
+    }
+}
+
+fn brush(s: &mut Studio, ui: &mut egui::Ui) {
+    let eraser = s.tools.tool == Tool::Eraser;
+    if !eraser {
+        ui.horizontal_wrapped(|ui| {
+            for p in s.tools.presets.clone() {
+                if ui.selectable_label(s.tools.brush.name == p.name, &p.name).clicked() {
+                    s.tools.brush = p;
+                }
+            }
+        });
+    }
+    let b = s.tools.current_brush_mut();
+    ui.add(egui::Slider::new(&mut b.diameter, 1.0..=1000.0).logarithmic(true).text("size"));
+    ui.add(egui::Slider::new(&mut b.opacity, 0.0..=1.0).text("opacity"));
+    ui.add(egui::Slider::new(&mut b.flow, 0.01..=1.0).text("flow"));
+    ui.add(egui::Slider::new(&mut b.hardness, 0.0..=1.0).text("hardness"));
+    ui.add(egui::Slider::new(&mut b.spacing, 0.02..=2.0).logarithmic(true).text("spacing"));
+    ui.add(egui::Slider::new(&mut b.stabilizer, 0.0..=1.0).text("stabilizer"));
+    ui.label("Pressure controls");
+    for (label, curve) in
+        [("size", &mut b.pressure_size), ("opacity", &mut b.pressure_opacity), ("flow", &mut b.pressure_flow)]
+    {
+        pressure_curve(ui, label, curve);
+    }
+    pressure_test(s, ui);
+}
+
+/// Off, linear, soft (more effect at light pressure) or firm.
+fn pressure_curve(ui: &mut egui::Ui, label: &str, curve: &mut Option<Curve>) {
+    type Points = Option<Vec<(f32, f32)>>;
+    let presets: [(&str, Points); 4] = [
+        ("off", None),
+        ("linear", Some(vec![(0.0, 0.0), (1.0, 1.0)])),
+        ("soft", Some(vec![(0.0, 0.0), (0.3, 0.6), (1.0, 1.0)])),
+        ("firm", Some(vec![(0.0, 0.0), (0.7, 0.4), (1.0, 1.0)])),
+    ];
+    let current = curve.as_ref().map(|c| c.points().to_vec());
+    let name = presets.iter().find(|(_, p)| *p == current).map_or("custom", |(n, _)| *n);
+    egui::ComboBox::from_label(format!("pressure to {label}")).selected_text(name).show_ui(ui, |ui| {
+        for (n, p) in &presets {
+            if ui.selectable_label(*n == name, *n).clicked() {
+                *curve = p.clone().and_then(|p| Curve::new(p).ok());
+            }
+        }
+    });
+}
+
+/// The last pressure the pen reported, or why there is none.
+fn pressure_test(s: &Studio, ui: &mut egui::Ui) {
+    if s.tools.pressure_seen {
+        ui.add(egui::ProgressBar::new(s.tools.pressure).text(format!("pen pressure {:.2}", s.tools.pressure)));
+    } else {
+        ui.weak(
+            "No pen pressure reported yet on this platform: mouse and pens without pressure paint at full pressure.",
+        );
+    }
+}
+
+fn area(o: &mut AreaOptions, ui: &mut egui::Ui, fill: bool) {
+    ui.add(egui::Slider::new(&mut o.tolerance, 0..=255).text("tolerance"));
+    ui.checkbox(&mut o.contiguous, "contiguous");
+    ui.checkbox(&mut o.sample_all, "sample all layers");
+    if fill {
+        ui.add(egui::Slider::new(&mut o.close_gaps, 0..=20).text("close gaps"));
+        ui.add(egui::Slider::new(&mut o.expand, 0..=8).text("expand"));
+    }
+}
+
+fn select_mode(mode: &mut Combine, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.radio_value(mode, Combine::Replace, "Replace");
+        ui.radio_value(mode, Combine::Add, "Add");
+        ui.radio_value(mode, Combine::Subtract, "Subtract");
+        ui.radio_value(mode, Combine::Intersect, "Intersect");
+    });
+    ui.weak("Shift adds, Alt subtracts. A click without dragging deselects.");
+}
