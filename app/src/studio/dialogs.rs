@@ -79,91 +79,109 @@ pub fn show(s: &mut Studio, ctx: &egui::Context) {
         Dialog::NewDocument(mut d) => {
             let screen = ctx.input(|i| i.viewport().monitor_size.map(|m| m * i.pixels_per_point()));
             let screen = screen.map(|m| [m.x.round() as u32, m.y.round() as u32]);
-            egui::Window::new("New document").collapsible(false).resizable(false).open(&mut open).show(ctx, |ui| {
-                for (name, w, h) in presets(screen) {
-                    if ui.selectable_label(d.width == w && d.height == h, name).clicked() {
-                        (d.width, d.height) = (w, h);
-                    }
-                }
-                ui.separator();
-                let max = oekaki::doc::MAX_CANVAS;
-                ui.horizontal(|ui| {
-                    ui.label("Width");
-                    ui.add(egui::DragValue::new(&mut d.width).range(1..=max).suffix(" px"));
-                    ui.label("Height");
-                    ui.add(egui::DragValue::new(&mut d.height).range(1..=max).suffix(" px"));
-                });
-                ui.checkbox(&mut d.white, "White paper layer");
-                ui.horizontal(|ui| {
-                    if ui.button("Create").clicked() {
-                        match Studio::blank_document(d.width, d.height, d.white) {
-                            Ok(doc) => {
-                                s.replace_document(doc, None);
-                                close = true;
-                            }
-                            Err(e) => s.status = e.to_string(),
+            egui::Window::new("New document")
+                .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+                .collapsible(false)
+                .resizable(false)
+                .open(&mut open)
+                .show(ctx, |ui| {
+                    for (name, w, h) in presets(screen) {
+                        if ui.selectable_label(d.width == w && d.height == h, name).clicked() {
+                            (d.width, d.height) = (w, h);
                         }
                     }
-                    if ui.button("Cancel").clicked() {
-                        close = true;
-                    }
-                });
-            });
-            keep = Dialog::NewDocument(d);
-        }
-        Dialog::Unsaved(then) => {
-            egui::Window::new("Unsaved changes").collapsible(false).resizable(false).open(&mut open).show(ctx, |ui| {
-                ui.label("This document has changes that are not saved.");
-                ui.horizontal(|ui| {
-                    if ui.button("Save").clicked() {
-                        s.save_then(then.clone());
-                        close = true;
-                    }
-                    if ui.button("Discard changes").clicked() {
-                        s.proceed(then.clone());
-                        close = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        close = true;
-                    }
-                });
-            });
-        }
-        Dialog::Recovery(found) => {
-            egui::Window::new("Recover unsaved work?").collapsible(false).open(&mut open).show(ctx, |ui| {
-                ui.label("Oekaki Studio did not close properly last time. These copies were saved automatically:");
-                for r in &found {
+                    ui.separator();
+                    let max = oekaki::doc::MAX_CANVAS;
                     ui.horizontal(|ui| {
-                        let name = r.source.as_ref().map_or("Untitled".into(), |p| p.display().to_string());
-                        ui.label(format!("{name} — {}×{}, {}", r.width, r.height, age(r.saved_at)));
-                        if ui.button("Recover").clicked() {
-                            s.recover(r);
+                        ui.label("Width");
+                        ui.add(egui::DragValue::new(&mut d.width).range(1..=max).suffix(" px"));
+                        ui.label("Height");
+                        ui.add(egui::DragValue::new(&mut d.height).range(1..=max).suffix(" px"));
+                    });
+                    ui.checkbox(&mut d.white, "White paper layer");
+                    ui.horizontal(|ui| {
+                        if ui.button("Create").clicked() {
+                            match Studio::blank_document(d.width, d.height, d.white) {
+                                Ok(doc) => {
+                                    s.replace_document(doc, None);
+                                    close = true;
+                                }
+                                Err(e) => s.status = e.to_string(),
+                            }
+                        }
+                        if ui.button("Cancel").clicked() {
                             close = true;
                         }
                     });
-                }
-                if ui.button("Discard all").clicked() {
-                    if let Some((_, store)) = &s.autosave {
-                        for r in &found {
-                            store.discard(&r.id);
-                        }
-                    }
-                    close = true;
-                }
-            });
+                });
+            keep = Dialog::NewDocument(d);
         }
-        Dialog::Shortcuts => {
-            egui::Window::new("Keyboard shortcuts").collapsible(false).open(&mut open).show(ctx, |ui| {
-                egui::ScrollArea::vertical().max_height(480.0).show(ui, |ui| {
-                    egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
-                        for (m, k, _, what) in SHORTCUTS {
-                            ui.monospace(describe(*m, *k));
-                            ui.label(*what);
-                            ui.end_row();
+        Dialog::Unsaved(then) => {
+            egui::Window::new("Unsaved changes")
+                .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+                .collapsible(false)
+                .resizable(false)
+                .open(&mut open)
+                .show(ctx, |ui| {
+                    ui.label("This document has changes that are not saved.");
+                    ui.horizontal(|ui| {
+                        if ui.button("Save").clicked() {
+                            s.save_then(then.clone());
+                            close = true;
+                        }
+                        if ui.button("Discard changes").clicked() {
+                            s.proceed(then.clone());
+                            close = true;
+                        }
+                        if ui.button("Cancel").clicked() {
+                            close = true;
                         }
                     });
                 });
-            });
+        }
+        Dialog::Recovery(found) => {
+            egui::Window::new("Recover unsaved work?")
+                .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+                .collapsible(false)
+                .open(&mut open)
+                .show(ctx, |ui| {
+                    ui.label("Oekaki Studio did not close properly last time. These copies were saved automatically:");
+                    for r in &found {
+                        ui.horizontal(|ui| {
+                            let name = r.source.as_ref().map_or("Untitled".into(), |p| p.display().to_string());
+                            ui.label(format!("{name} — {}×{}, {}", r.width, r.height, age(r.saved_at)));
+                            if ui.button("Recover").clicked() {
+                                s.recover(r);
+                                close = true;
+                            }
+                        });
+                    }
+                    if ui.button("Discard all").clicked() {
+                        if let Some((_, store)) = &s.autosave {
+                            for r in &found {
+                                store.discard(&r.id);
+                            }
+                        }
+                        close = true;
+                    }
+                });
+        }
+        Dialog::Shortcuts => {
+            egui::Window::new("Keyboard shortcuts")
+                .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+                .collapsible(false)
+                .open(&mut open)
+                .show(ctx, |ui| {
+                    egui::ScrollArea::vertical().max_height(480.0).show(ui, |ui| {
+                        egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
+                            for (m, k, _, what) in SHORTCUTS {
+                                ui.monospace(describe(*m, *k));
+                                ui.label(*what);
+                                ui.end_row();
+                            }
+                        });
+                    });
+                });
         }
     }
     // An action taken in the dialog may have opened the next one (Discard → the new-document dialog).
