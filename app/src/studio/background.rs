@@ -99,13 +99,4 @@ impl Background {
     pub fn running(&self) -> usize {
         self.running.load(std::sync::atomic::Ordering::SeqCst)
     }
-
-    /// Waits until every job has finished and returns their results (tests and shutdown only).
-    pub fn wait_all(&self, timeout: std::time::Duration) -> Vec<Done> {
-        let end = std::time::Instant::now() + timeout;
-        while self.running() > 0 && std::time::Instant::now() < end {
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        self.finished()
-    }
 }

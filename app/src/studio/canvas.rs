@@ -134,7 +134,7 @@ impl Studio {
 
     pub(crate) fn pick_color(&mut self, p: [f32; 2]) {
         match oekaki::paint::sample::pick_color(&self.editor.doc, p[0].floor() as i32, p[1].floor() as i32, None) {
-            Ok(Some(c)) => self.tools.set_fg(c),
+            Ok(Some(c)) => self.tools.fg = c,
             Ok(None) => {}
             Err(e) => self.status = e.to_string(),
         }

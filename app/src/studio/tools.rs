@@ -250,11 +250,6 @@ impl ToolBox {
         std::mem::swap(&mut self.fg, &mut self.bg);
     }
 
-    /// Makes `c` the foreground colour and remembers it.
-    pub fn set_fg(&mut self, c: Color) {
-        self.fg = c;
-    }
-
     /// Remembers the colour just used for painting.
     pub fn used(&mut self, c: Color) {
         self.recent.retain(|r| *r != c);

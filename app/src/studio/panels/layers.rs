@@ -59,7 +59,7 @@ fn thumbnail(doc: &Document, layer: &Layer) -> Option<egui::ColorImage> {
 impl Studio {
     fn thumbnails(&mut self, ctx: &egui::Context) {
         let rev = self.editor.revision();
-        if self.thumbnails.revision == Some(rev) && !self.editor.stroking() {
+        if self.thumbnails.revision == Some(rev) {
             return;
         }
         self.thumbnails.revision = Some(rev);
