@@ -7,6 +7,8 @@ pub mod doc;
 pub mod geom;
 pub mod history;
 pub mod io;
+pub mod jobs;
 pub mod paint;
+pub mod paths;
 pub mod raster;
 pub mod view;

@@ -167,6 +167,52 @@ pub struct EditResult {
     pub generated: Generated,
 }
 
+/// An edit ready to run: where it happens and the request the engine gets (without its seed's variations).
+pub struct Prepared {
+    pub kind: EditKind,
+    pub region: Region,
+    pub request: Request,
+}
+
+/// Load the model (or reuse it) and plan the edit of `doc`.
+pub fn prepare(
+    engine: &mut Engine,
+    model_dir: &std::path::Path,
+    doc: &Document,
+    kind: EditKind,
+    opts: &EditOptions,
+    base: &Request,
+    progress: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<Prepared, AiError> {
+    let loaded = engine.load(model_dir, progress)?;
+    let multiple = loaded.folder.size_multiple();
+    let region = plan(doc, kind, opts, multiple)?;
+    let request = region_request(doc, kind, &region, base);
+    Ok(Prepared { kind, region, request })
+}
+
+impl Prepared {
+    /// Generate with `seed` and build the result layer for `doc`.
+    pub fn generate(
+        &self,
+        engine: &mut Engine,
+        model_dir: &std::path::Path,
+        doc: &mut Document,
+        seed: u64,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<EditResult, AiError> {
+        let req = Request { seed, ..self.request.clone() };
+        let generated = engine.generate(model_dir, &req, progress)?;
+        let rgba = paste_back(&generated, &self.region)?;
+        let (x, y) = (self.region.context.x0, self.region.context.y0);
+        let mut command = layer_ops::image_layer(doc, &layer_name(self.kind, &req.prompt), &rgba, x, y);
+        if let Command::AddLayer { layer, .. } = &mut command {
+            layer.props.params = Some(req.a1111_parameters(model_dir, generated.width, generated.height));
+        }
+        Ok(EditResult { command, region: self.region.clone(), generated })
+    }
+}
+
 /// Run an edit on `doc` with the model in `model_dir`. The document is not modified; apply `command` to keep it.
 pub fn run(
     engine: &mut Engine,
@@ -177,18 +223,8 @@ pub fn run(
     base: &Request,
     progress: &mut dyn FnMut(&Progress) -> bool,
 ) -> Result<EditResult, AiError> {
-    let loaded = engine.load(model_dir, progress)?;
-    let multiple = loaded.folder.size_multiple();
-    let region = plan(doc, kind, opts, multiple)?;
-    let req = region_request(doc, kind, &region, base);
-    let generated = engine.generate(model_dir, &req, progress)?;
-    let rgba = paste_back(&generated, &region)?;
-    let mut command =
-        layer_ops::image_layer(doc, &layer_name(kind, &base.prompt), &rgba, region.context.x0, region.context.y0);
-    if let Command::AddLayer { layer, .. } = &mut command {
-        layer.props.params = Some(req.a1111_parameters(model_dir, generated.width, generated.height));
-    }
-    Ok(EditResult { command, region, generated })
+    let prepared = prepare(engine, model_dir, doc, kind, opts, base, progress)?;
+    prepared.generate(engine, model_dir, doc, base.seed, progress)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! pipelines built from shared stages. Everything here is headless; the studio and the CLI call the same code.
 
 pub mod edit;
+pub mod library;
 pub mod model;
 pub mod onnx_file;
 pub mod pipeline;

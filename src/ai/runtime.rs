@@ -146,7 +146,7 @@ fn is_runtime_member(path: &str) -> Option<&str> {
 /// The cache folder of one flavour and version.
 pub fn cache_dir(flavor: Flavor) -> Result<PathBuf, AiError> {
     let wheel = wheel_for(flavor)?;
-    let base = directories::ProjectDirs::from("", "", "oekaki-studio")
+    let base = crate::paths::project_dirs()
         .map(|d| d.cache_dir().to_path_buf())
         .ok_or_else(|| AiError::Runtime("no cache folder on this system; set ORT_DYLIB_PATH".into()))?;
     Ok(base.join("onnxruntime").join(format!("{}-{}", wheel.version, flavor.name())))

@@ -85,6 +85,11 @@ impl Document {
         id
     }
 
+    /// The id [`Document::alloc_id`] would hand out next (for commands built against a read-only document).
+    pub fn next_free_id(&self) -> LayerId {
+        self.next_id
+    }
+
     /// Makes sure future ids do not collide with `id` (used when layers come back through undo or files).
     pub fn reserve_id(&mut self, id: LayerId) {
         self.next_id = self.next_id.max(id + 1);

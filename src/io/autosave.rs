@@ -37,7 +37,7 @@ pub struct RecoveryStore {
 impl RecoveryStore {
     /// `<user data dir>/recovery`, e.g. `~/.local/share/oekaki-studio/recovery` on Linux.
     pub fn default_location() -> Option<RecoveryStore> {
-        let dirs = directories::ProjectDirs::from("org", "Oekaki", "oekaki-studio")?;
+        let dirs = crate::paths::project_dirs()?;
         Some(RecoveryStore { dir: dirs.data_dir().join("recovery") })
     }
 

@@ -72,7 +72,7 @@ impl Settings {
         if let Some(d) = std::env::var_os("OEKAKI_CONFIG_DIR") {
             return Some(PathBuf::from(d));
         }
-        directories::ProjectDirs::from("org", "Oekaki", "oekaki-studio").map(|p| p.config_dir().to_path_buf())
+        oekaki::paths::project_dirs().map(|p| p.config_dir().to_path_buf())
     }
 
     /// Loads settings; a missing file gives defaults, a damaged one defaults plus a one-line warning.

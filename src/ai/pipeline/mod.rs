@@ -158,6 +158,10 @@ impl Engine {
         Engine { device, loaded: None }
     }
 
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
     /// Load (or reuse) the sessions of a model folder.
     pub fn load(&mut self, dir: &Path, progress: &mut dyn FnMut(&Progress) -> bool) -> Result<&mut Loaded, AiError> {
         let reuse = self.loaded.as_ref().is_some_and(|l| l.folder.dir == dir && l.device == self.device);
