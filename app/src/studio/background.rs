@@ -34,6 +34,8 @@ pub enum Done {
         export: bool,
     },
     Failed(String),
+    /// The AI panel's runtime check or model scan.
+    Ai(super::ai::AiDone),
     /// Nothing to report (settings written).
     Quiet,
 }
@@ -45,6 +47,7 @@ pub enum Pick {
     SaveAs,
     Export,
     ImportLayer,
+    ModelFolder,
 }
 
 pub struct Background {
@@ -67,6 +70,11 @@ impl Background {
         if self.ctx.is_none() {
             self.ctx = Some(ctx.clone());
         }
+    }
+
+    /// The window's context once the first frame has run (to wake it from other threads).
+    pub fn context(&self) -> Option<egui::Context> {
+        self.ctx.clone()
     }
 
     /// Runs `job` on its own thread.

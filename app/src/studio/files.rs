@@ -32,6 +32,7 @@ impl Studio {
             let path = match purpose {
                 Pick::Open => d.add_filter("Images and OpenRaster", OPEN_TYPES).pick_file(),
                 Pick::ImportLayer => d.add_filter("Images", EXPORT_TYPES).pick_file(),
+                Pick::ModelFolder => d.pick_folder(),
                 Pick::SaveAs => d.add_filter("OpenRaster", &["ora"]).set_file_name(format!("{stem}.ora")).save_file(),
                 Pick::Export => {
                     d.add_filter("PNG, JPEG, WebP", EXPORT_TYPES).set_file_name(format!("{stem}.png")).save_file()
@@ -119,6 +120,7 @@ impl Studio {
             Done::Picked { purpose, path: Some(path) } => match purpose {
                 Pick::Open => self.open_in_background(path),
                 Pick::ImportLayer => self.import_layer_in_background(path, None),
+                Pick::ModelFolder => self.ai_add_folder(path),
                 Pick::SaveAs => self.write_in_background(with_extension(path, "ora"), false),
                 Pick::Export => self.write_in_background(path, true),
             },
@@ -152,6 +154,7 @@ impl Studio {
                 self.after_save = None;
                 self.status = e;
             }
+            Done::Ai(d) => self.ai_finished(d),
             Done::Quiet => {}
         }
     }
@@ -186,7 +189,7 @@ impl Studio {
         for f in dropped {
             let path = f.path().to_path_buf();
             if path.is_dir() {
-                self.status = format!("{}: model folders are added in the AI panel", path.display());
+                self.ai_add_folder(path);
                 continue;
             }
             let kind = FileKind::from_path(&path);

@@ -2,6 +2,7 @@
 //! recomposites only its dirty area and uploads only the tiles that changed. File I/O, dialogs and decoding run
 //! in the background ([`background`]); the UI thread only applies their results.
 
+pub mod ai;
 mod background;
 mod canvas;
 mod dialogs;
@@ -57,6 +58,7 @@ pub struct Studio {
     pub dialog: Option<Dialog>,
     pub background: Background,
     pub frame_times: FrameTimes,
+    pub ai: ai::AiState,
     overlays: overlays::Overlays,
     thumbnails: panels::Thumbnails,
     autosave: Option<(Autosaver, RecoveryStore)>,
@@ -89,6 +91,7 @@ impl Studio {
             dialog: None,
             background: Background::default(),
             frame_times: FrameTimes::default(),
+            ai: Default::default(),
             overlays: Default::default(),
             thumbnails: Default::default(),
             autosave: None,
@@ -159,6 +162,10 @@ impl Studio {
         self.saved_revision = self.editor.revision();
         self.autosaved_revision = self.editor.revision();
         self.overlays = Default::default();
+        // Results belong to the document they were made from.
+        for id in self.ai.cards.iter().map(|c| c.id).collect::<Vec<_>>() {
+            self.ai_dismiss(id);
+        }
         if let Some(gpu) = self.gpu.as_mut() {
             gpu.clear();
         }
@@ -238,6 +245,7 @@ impl Studio {
         let ctx = ui.ctx().clone();
         self.background.set_context(&ctx);
         self.handle_finished_jobs();
+        self.ai_poll(&ctx);
         self.handle_dropped_files(&ctx);
         self.handle_clipboard(&ctx);
         self.handle_close_request(&ctx);
@@ -249,6 +257,11 @@ impl Studio {
         if !self.panels_hidden {
             egui::Panel::left("toolbox").resizable(false).exact_size(118.0).show(ui, |ui| panels::toolbox(self, ui));
             egui::Panel::right("panels").resizable(true).default_size(290.0).show(ui, |ui| panels::side(self, ui));
+            if self.settings.ai_panel {
+                egui::Panel::right("ai").resizable(true).default_size(300.0).show(ui, |ui| {
+                    egui::ScrollArea::vertical().id_salt("ai scroll").show(ui, |ui| ai::panel(self, ui));
+                });
+            }
         }
         egui::CentralPanel::default().show(ui, |ui| self.canvas(ui));
         dialogs::show(self, &ctx);
@@ -267,6 +280,7 @@ impl Studio {
 
     /// A clean exit: this run's recovery copy is no longer needed; settings are written.
     pub fn shutdown(&mut self) {
+        self.ai.shutdown();
         if let Some((saver, store)) = self.autosave.take() {
             let id = saver.id().to_string();
             drop(saver);

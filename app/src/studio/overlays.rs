@@ -34,6 +34,9 @@ impl Studio {
             let s = v.to_screen(p);
             egui::pos2(rect.min.x + s[0], rect.min.y + s[1])
         };
+        for (r, tex) in self.ai_overlays() {
+            textured_quad(painter, tex, r, &screen);
+        }
         if self.tools.quick_mask {
             self.draw_quick_mask(ui, painter, &screen);
         }
@@ -122,20 +125,29 @@ impl Studio {
             self.overlays.tint = Some((sel.clone(), tex));
         }
         let Some((_, tex)) = &self.overlays.tint else { return };
-        let (fw, fh) = (w as f32, h as f32);
-        let mut mesh = egui::Mesh::with_texture(tex.id());
-        let corners =
-            [([0.0, 0.0], [0.0, 0.0]), ([fw, 0.0], [1.0, 0.0]), ([fw, fh], [1.0, 1.0]), ([0.0, fh], [0.0, 1.0])];
-        for (p, uv) in corners {
-            mesh.vertices.push(egui::epaint::Vertex {
-                pos: screen(p),
-                uv: egui::pos2(uv[0], uv[1]),
-                color: egui::Color32::WHITE,
-            });
-        }
-        mesh.indices.extend_from_slice(&[0, 1, 2, 0, 2, 3]);
-        painter.add(egui::Shape::mesh(mesh));
+        textured_quad(painter, tex.id(), self.editor.doc.bounds(), screen);
     }
+}
+
+/// A texture stretched over a canvas rectangle, following the view's rotation and flip.
+fn textured_quad(
+    painter: &egui::Painter,
+    tex: egui::TextureId,
+    r: oekaki::geom::Rect,
+    screen: &impl Fn([f32; 2]) -> egui::Pos2,
+) {
+    let (x0, y0, x1, y1) = (r.x0 as f32, r.y0 as f32, r.x1 as f32, r.y1 as f32);
+    let mut mesh = egui::Mesh::with_texture(tex);
+    let corners = [([x0, y0], [0.0, 0.0]), ([x1, y0], [1.0, 0.0]), ([x1, y1], [1.0, 1.0]), ([x0, y1], [0.0, 1.0])];
+    for (p, uv) in corners {
+        mesh.vertices.push(egui::epaint::Vertex {
+            pos: screen(p),
+            uv: egui::pos2(uv[0], uv[1]),
+            color: egui::Color32::WHITE,
+        });
+    }
+    mesh.indices.extend_from_slice(&[0, 1, 2, 0, 2, 3]);
+    painter.add(egui::Shape::mesh(mesh));
 }
 
 /// Cheap identity check first (tiles shared), full comparison only when tiles differ.

@@ -30,6 +30,8 @@ pub struct Settings {
     pub eraser: Option<Brush>,
     /// sRGB swatches.
     pub palette: Vec<[u8; 3]>,
+    pub ai_panel: bool,
+    pub ai: super::ai::AiParams,
 }
 
 impl Default for Settings {
@@ -42,6 +44,8 @@ impl Default for Settings {
             brush: None,
             eraser: None,
             palette: DEFAULT_PALETTE.to_vec(),
+            ai_panel: true,
+            ai: Default::default(),
         }
     }
 }

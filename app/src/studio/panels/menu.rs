@@ -89,7 +89,7 @@ pub fn menu_bar(s: &mut Studio, ui: &mut egui::Ui) {
             item(s, ui, "Flip left–right", Action::FlipView);
             ui.separator();
             item(s, ui, "Hide panels", Action::TogglePanels);
-            let mut changed = false;
+            let mut changed = ui.checkbox(&mut s.settings.ai_panel, "AI panel").changed();
             ui.horizontal(|ui| {
                 changed |= ui.radio_value(&mut s.settings.theme, Theme::Dark, "Dark").changed();
                 changed |= ui.radio_value(&mut s.settings.theme, Theme::Light, "Light").changed();

@@ -1,0 +1,376 @@
+//! AI editing in the studio: the model list, the job queue and its cards (progress, previews, candidates), and
+//! applying a chosen candidate as one undoable command. Jobs run in the core's [`JobQueue`] on a snapshot of the
+//! document; nothing changes until the artist applies a result. The panel itself is in [`panel`].
+
+mod panel;
+pub mod params;
+mod prompt_box;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use eframe::egui;
+use oekaki::ai::edit::EditKind;
+use oekaki::ai::library::{self, ModelEntry};
+use oekaki::geom::Rect;
+use oekaki::history::Command;
+use oekaki::jobs::{Candidate, EditJob, JobEvent, JobId, JobQueue, Stage};
+
+pub use panel::show as panel;
+pub use params::AiParams;
+
+use super::{Done, Studio};
+
+/// Whether ONNX Runtime could be loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuntimeStatus {
+    Unknown,
+    Checking,
+    Ready(String),
+    Missing(String),
+}
+
+/// Results of the panel's background work.
+pub enum AiDone {
+    Runtime(Result<String, String>),
+    Models(Vec<ModelEntry>, Option<PathBuf>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    Running,
+    Done,
+    Cancelled,
+    Failed { error: String, retry_on_cpu: bool },
+}
+
+pub struct CandidateView {
+    pub candidate: Candidate,
+    /// The result layer's pixels over `candidate.rect` (premultiplied), for the canvas overlay and thumbnail.
+    pub texture: egui::TextureHandle,
+    pub applied: bool,
+}
+
+/// One job as the panel shows it.
+pub struct JobCard {
+    pub id: JobId,
+    pub title: String,
+    /// What was submitted (kept to retry on the CPU).
+    pub job: EditJob,
+    pub stage: Stage,
+    pub eta: Option<Duration>,
+    pub state: JobState,
+    pub preview: Option<(Rect, egui::TextureHandle)>,
+    pub candidates: Vec<CandidateView>,
+}
+
+#[derive(Default)]
+pub struct AiState {
+    pub runtime: Option<RuntimeStatus>,
+    pub models: Vec<ModelEntry>,
+    pub scanning: bool,
+    pub cards: Vec<JobCard>,
+    /// The candidate drawn over the canvas: (job, index).
+    pub shown: Option<(JobId, usize)>,
+    /// Execution providers of the last result, e.g. "CUDA" or "CPU".
+    pub ran_on: Option<String>,
+    queue: Option<JobQueue>,
+}
+
+impl AiState {
+    pub fn runtime(&self) -> RuntimeStatus {
+        self.runtime.clone().unwrap_or(RuntimeStatus::Unknown)
+    }
+
+    pub fn card(&self, id: JobId) -> Option<&JobCard> {
+        self.cards.iter().find(|c| c.id == id)
+    }
+
+    pub fn running(&self) -> bool {
+        self.cards.iter().any(|c| c.state == JobState::Running)
+    }
+
+    fn card_mut(&mut self, id: JobId) -> Option<&mut JobCard> {
+        self.cards.iter_mut().find(|c| c.id == id)
+    }
+
+    /// Stops every job (window closing).
+    pub fn shutdown(&mut self) {
+        if let Some(q) = self.queue.take() {
+            q.shutdown(Duration::from_secs(2));
+        }
+    }
+}
+
+/// The folders searched for models: the default one, then the artist's.
+pub fn model_folders(p: &AiParams) -> Vec<PathBuf> {
+    library::default_folder().into_iter().chain(p.model_folders.iter().cloned()).collect()
+}
+
+/// Pixels of a candidate's layer as a texture (at most 2048 on a side).
+fn candidate_texture(ctx: &egui::Context, c: &Candidate) -> egui::TextureHandle {
+    let pixels = match &c.command {
+        Command::AddLayer { layer, .. } => match &layer.content {
+            oekaki::doc::LayerContent::Raster(s) => s.read_rect(c.rect),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let (w, h) = (c.rect.width() as usize, c.rect.height() as usize);
+    let step = (w.max(h)).div_ceil(2048).max(1);
+    let (tw, th) = (w.div_ceil(step), h.div_ceil(step));
+    let mut out = Vec::with_capacity(tw * th);
+    for y in 0..th {
+        for x in 0..tw {
+            let p = pixels.get(y * step * w + x * step).copied().unwrap_or([0; 4]);
+            out.push(egui::Color32::from_rgba_premultiplied(p[0], p[1], p[2], p[3]));
+        }
+    }
+    ctx.load_texture(format!("candidate {}", c.seed), egui::ColorImage::new([tw, th], out), Default::default())
+}
+
+impl Studio {
+    /// Looks for ONNX Runtime (and fetches it on first use) and lists the models, in the background.
+    pub(crate) fn ai_start(&mut self) {
+        if self.ai.runtime.is_none() {
+            self.ai.runtime = Some(RuntimeStatus::Checking);
+            self.background.spawn("onnx runtime", || {
+                let found = oekaki::ai::runtime::locate().and_then(|path| {
+                    oekaki::ai::runtime::environment()?;
+                    Ok(path)
+                });
+                Done::Ai(AiDone::Runtime(found.map(|p| p.display().to_string()).map_err(|e| e.to_string())))
+            });
+            self.ai_rescan();
+        }
+    }
+
+    pub fn ai_rescan(&mut self) {
+        self.ai_scan(None);
+    }
+
+    /// Lists the models in the background; `added` is a folder just added, reported on when the list is in.
+    fn ai_scan(&mut self, added: Option<PathBuf>) {
+        self.ai.scanning = true;
+        let folders = model_folders(&self.settings.ai);
+        self.background.spawn("model scan", move || Done::Ai(AiDone::Models(library::scan(&folders), added)));
+    }
+
+    /// Adds a folder of models (or one model folder, which is then chosen) and rescans.
+    pub fn ai_add_folder(&mut self, dir: PathBuf) {
+        if !self.settings.ai.model_folders.contains(&dir) {
+            self.settings.ai.model_folders.push(dir.clone());
+            self.save_settings();
+        }
+        self.status = format!("looking for models in {}…", dir.display());
+        self.ai_scan(Some(dir));
+    }
+
+    pub(crate) fn ai_finished(&mut self, done: AiDone) {
+        match done {
+            AiDone::Runtime(r) => {
+                self.ai.runtime = Some(match r {
+                    Ok(path) => RuntimeStatus::Ready(path),
+                    Err(e) => RuntimeStatus::Missing(e),
+                })
+            }
+            AiDone::Models(models, added) => {
+                self.ai.scanning = false;
+                if let Some(dir) = added {
+                    let found: Vec<&ModelEntry> = models.iter().filter(|m| m.dir.starts_with(&dir)).collect();
+                    self.status = match found.as_slice() {
+                        [] => format!("{}: no models found in this folder", dir.display()),
+                        [one] => match &one.status {
+                            Ok(info) => {
+                                self.settings.ai.model = Some(one.dir.clone());
+                                format!("model added: {} ({})", one.name, info.label())
+                            }
+                            Err(e) => format!("{}: {e}", one.name),
+                        },
+                        many => format!("{} models found in {}", many.len(), dir.display()),
+                    };
+                }
+                let known = self.settings.ai.model.as_ref().is_some_and(|p| models.iter().any(|m| &m.dir == p));
+                if !known {
+                    self.settings.ai.model = models.iter().find(|m| m.status.is_ok()).map(|m| m.dir.clone());
+                }
+                self.ai.models = models;
+            }
+        }
+    }
+
+    /// Queues an edit of the document as it is now.
+    pub fn ai_submit(&mut self, kind: EditKind) {
+        let Some(model) = self.settings.ai.model.clone() else {
+            self.status = "choose a model first".into();
+            return;
+        };
+        let seeds = self.settings.ai.next_seeds();
+        let p = &self.settings.ai;
+        // Strength is Refine's: generating and inpainting repaint their area fully (as Krita's Fill does);
+        // refining a selection is how to change it partly.
+        let strength = if kind == EditKind::Refine { p.strength } else { 1.0 };
+        let job = EditJob {
+            doc: self.editor.doc.clone(),
+            model,
+            device: p.device(),
+            kind,
+            options: p.options(),
+            request: oekaki::ai::pipeline::Request { strength, ..p.request() },
+            seeds,
+        };
+        let verb = match kind {
+            EditKind::Generate => "Generate",
+            EditKind::Refine => "Refine",
+            EditKind::Inpaint => "Inpaint",
+        };
+        let words: String = p.prompt.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(32).collect();
+        self.ai_enqueue(format!("{verb}: {words}"), job);
+        self.save_settings();
+    }
+
+    fn ai_enqueue(&mut self, title: String, job: EditJob) {
+        if self.ai.queue.is_none() {
+            let ctx = self.background.context();
+            let wake = std::sync::Arc::new(move || {
+                if let Some(c) = &ctx {
+                    c.request_repaint();
+                }
+            });
+            match JobQueue::new(wake) {
+                Ok(q) => self.ai.queue = Some(q),
+                Err(e) => {
+                    self.status = e.to_string();
+                    return;
+                }
+            }
+        }
+        let Some(q) = self.ai.queue.as_mut() else { return };
+        let id = q.submit(job.clone());
+        self.ai.cards.push(JobCard {
+            id,
+            title,
+            job,
+            stage: Stage::Queued,
+            eta: None,
+            state: JobState::Running,
+            preview: None,
+            candidates: Vec::new(),
+        });
+    }
+
+    pub fn ai_cancel(&mut self, id: JobId) {
+        if let Some(q) = self.ai.queue.as_mut() {
+            q.cancel(id);
+        }
+    }
+
+    /// Runs a failed job again on the CPU.
+    pub fn ai_retry_on_cpu(&mut self, id: JobId) {
+        let Some(card) = self.ai.card(id) else { return };
+        let job = EditJob { device: oekaki::ai::session::Device::Cpu, ..card.job.clone() };
+        let title = format!("{} (CPU)", card.title);
+        self.ai_dismiss(id);
+        self.ai_enqueue(title, job);
+    }
+
+    /// Removes a card (cancelling its job if it still runs).
+    pub fn ai_dismiss(&mut self, id: JobId) {
+        self.ai_cancel(id);
+        self.ai.cards.retain(|c| c.id != id);
+        if self.ai.shown.is_some_and(|(j, _)| j == id) {
+            self.ai.shown = None;
+        }
+    }
+
+    /// Adds the candidate's layer to the document: one undoable step.
+    pub fn ai_apply(&mut self, id: JobId, index: usize) {
+        let Some(cmd) =
+            self.ai.card(id).and_then(|c| c.candidates.get(index)).map(|c| c.candidate.command_for(&self.editor.doc))
+        else {
+            return;
+        };
+        self.tools.cancel_gesture(&mut self.editor);
+        let before = self.editor.revision();
+        self.apply(cmd);
+        if self.editor.revision() != before {
+            self.active = self.editor.doc.layers.last().map(|l| l.id);
+            if let Some(c) = self.ai.card_mut(id).and_then(|c| c.candidates.get_mut(index)) {
+                c.applied = true;
+            }
+            self.ai.shown = None;
+            self.status = "AI result added as a new layer".into();
+        }
+    }
+
+    /// Applies what the job queue reported since the last frame.
+    pub(crate) fn ai_poll(&mut self, ctx: &egui::Context) {
+        let Some(q) = self.ai.queue.as_mut() else { return };
+        for event in q.events() {
+            let id = event.id();
+            match event {
+                JobEvent::Progress { stage, eta, .. } => {
+                    if let Some(c) = self.ai.card_mut(id) {
+                        c.stage = stage;
+                        c.eta = eta;
+                    }
+                }
+                JobEvent::Preview { rect, image, .. } => {
+                    let size = [image.width() as usize, image.height() as usize];
+                    let img = egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw());
+                    if let Some(c) = self.ai.card_mut(id) {
+                        match &mut c.preview {
+                            Some((r, tex)) if tex.size() == size => {
+                                *r = rect;
+                                tex.set(img, egui::TextureOptions::LINEAR);
+                            }
+                            _ => {
+                                c.preview =
+                                    Some((rect, ctx.load_texture("ai preview", img, egui::TextureOptions::LINEAR)))
+                            }
+                        }
+                    }
+                }
+                JobEvent::Candidate { candidate, .. } => {
+                    let texture = candidate_texture(ctx, &candidate);
+                    let eps: Vec<&str> = candidate.providers.iter().map(|(_, ep)| *ep).collect();
+                    let mut eps_unique = eps.clone();
+                    eps_unique.dedup();
+                    self.ai.ran_on = Some(eps_unique.join(", "));
+                    if let Some(c) = self.ai.card_mut(id) {
+                        c.candidates.push(CandidateView { candidate: *candidate, texture, applied: false });
+                        c.preview = None;
+                        if c.candidates.len() == 1 {
+                            self.ai.shown = Some((id, 0));
+                        }
+                    }
+                }
+                JobEvent::Finished { .. } => self.ai_end(id, JobState::Done),
+                JobEvent::Cancelled { .. } => self.ai_end(id, JobState::Cancelled),
+                JobEvent::Failed { error, retry_on_cpu, .. } => {
+                    self.status = format!("AI job failed: {error}");
+                    self.ai_end(id, JobState::Failed { error, retry_on_cpu });
+                }
+            }
+        }
+    }
+
+    fn ai_end(&mut self, id: JobId, state: JobState) {
+        if let Some(c) = self.ai.card_mut(id) {
+            c.state = state;
+            c.preview = None;
+        }
+    }
+
+    /// Running jobs' previews and the chosen candidate, over the canvas.
+    pub(crate) fn ai_overlays(&self) -> Vec<(Rect, egui::TextureId)> {
+        let mut out: Vec<(Rect, egui::TextureId)> =
+            self.ai.cards.iter().filter_map(|c| c.preview.as_ref().map(|(r, t)| (*r, t.id()))).collect();
+        if let Some((id, i)) = self.ai.shown
+            && let Some(v) = self.ai.card(id).and_then(|c| c.candidates.get(i))
+        {
+            out.push((v.candidate.rect, v.texture.id()));
+        }
+        out
+    }
+}

@@ -1,0 +1,219 @@
+//! The AI panel driven with egui_kittest on the tiny fixture models: inpaint a rectangular selection, watch the
+//! progress reach the last step with previews over the canvas, apply the candidate and undo it; cancel a job
+//! midway and find the document unchanged; a model folder dropped on the window is added; Ctrl+Up weights words.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui::{self, Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use oekaki::color::premultiply;
+use oekaki::doc::selection::{Combine, Shape};
+use oekaki::doc::{Document, Selection};
+use oekaki::history::Command;
+use oekaki::jobs::Stage;
+use oekaki::raster::Surface;
+use oekaki_app::studio::Studio;
+use oekaki_app::studio::ai::params::SeedMode;
+use oekaki_app::studio::ai::{JobState, RuntimeStatus};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/sd")
+}
+
+fn picture() -> Document {
+    let mut doc = Document::new(192, 128).unwrap();
+    let mut base = Surface::new([0; 4]);
+    let px: Vec<_> = (0..192 * 128).map(|i| premultiply([(i % 192) as u8, (i / 192) as u8, 90, 255])).collect();
+    base.write_rect(doc.bounds(), &px);
+    let base = doc.new_raster_layer("base", base);
+    doc.layers = vec![base];
+    doc
+}
+
+/// Layers (id, name) and the flattened picture.
+fn fingerprint(doc: &Document) -> (Vec<(u64, String)>, Vec<[u8; 4]>) {
+    (doc.layers.iter().map(|l| (l.id, l.props.name.clone())).collect(), oekaki::doc::composite::flatten(doc))
+}
+
+/// A studio whose model folder is the fixtures, with `model` chosen and `steps` steps.
+fn harness(model: &str, steps: usize) -> Harness<'static, Studio> {
+    let model = fixtures().join(model);
+    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 900.0)).build_eframe(move |_| {
+        let mut s = Studio::new(picture());
+        let ai = &mut s.settings.ai;
+        ai.model_folders = vec![fixtures()];
+        ai.model = Some(model);
+        ai.steps = steps;
+        ai.seed = 42;
+        ai.seed_mode = SeedMode::Fixed;
+        ai.device = "cpu".into();
+        ai.prompt = "a red scarf".into();
+        s
+    });
+    wait(&mut h, "the runtime and the model list", |s| {
+        matches!(s.ai.runtime(), RuntimeStatus::Ready(_)) && !s.ai.models.is_empty() && !s.ai.scanning
+    });
+    h
+}
+
+fn wait(h: &mut Harness<Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}: {}", h.state().status);
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(2);
+}
+
+fn select_rect(h: &mut Harness<Studio>) {
+    let s = h.state_mut();
+    let canvas = s.editor.doc.bounds();
+    let sel = Selection::none().with_shape(&Shape::Rect { x: 60, y: 40, w: 50, h: 40 }, Combine::Replace, canvas);
+    s.apply(Command::SetSelection(Box::new(sel)));
+    h.run_steps(2);
+}
+
+#[test]
+fn inpainting_a_selection_shows_progress_then_applies_and_undoes() {
+    let mut h = harness("tiny-sd15-inpaint", 6);
+    select_rect(&mut h);
+    let before = fingerprint(&h.state().editor.doc);
+    let revision = h.state().editor.revision();
+    h.get_by_label("Inpaint selection").click();
+    h.run_steps(2);
+    assert_eq!(h.state().ai.cards.len(), 1);
+    let mut last_step = 0;
+    let mut saw_preview = false;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while h.state().ai.cards[0].state == JobState::Running {
+        assert!(Instant::now() < deadline, "the job did not finish");
+        let card = &h.state().ai.cards[0];
+        if let Stage::Step { step, total, .. } = card.stage {
+            assert_eq!(total, 6);
+            last_step = last_step.max(step);
+        }
+        saw_preview |= card.preview.is_some();
+        h.step();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    h.run_steps(2);
+    let s = h.state();
+    assert_eq!(s.ai.cards[0].state, JobState::Done, "{}", s.status);
+    assert_eq!(last_step, 6, "the progress reached the last step");
+    assert!(saw_preview, "a preview was shown over the canvas while it ran");
+    assert_eq!(s.ai.cards[0].candidates.len(), 1);
+    assert_eq!(s.ai.shown, Some((s.ai.cards[0].id, 0)), "the result is shown over the canvas");
+    assert_eq!(s.ai.ran_on.as_deref(), Some("CPU"));
+    // Shown is not applied: the document is as it was.
+    assert_eq!(s.editor.revision(), revision);
+    assert_eq!(fingerprint(&s.editor.doc), before);
+
+    h.get_by_label("Apply").click();
+    h.run_steps(2);
+    let s = h.state();
+    assert_eq!(s.editor.doc.layers.len(), 2);
+    let layer = s.editor.doc.layers.last().unwrap();
+    assert!(layer.props.name.starts_with("Inpainted: a red scarf"), "{}", layer.props.name);
+    assert!(layer.props.params.as_deref().is_some_and(|p| p.contains("Seed: 42")));
+    let px = layer.surface().unwrap();
+    assert_eq!(px.get(5, 5)[3], 0, "transparent far from the selection");
+    assert_eq!(px.get(85, 60)[3], 255, "opaque inside it");
+    assert_eq!(s.active, Some(layer.id));
+
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(fingerprint(&h.state().editor.doc), before);
+}
+
+#[test]
+fn cancelling_midway_leaves_the_document_unchanged() {
+    let mut h = harness("tiny-sd15", 500);
+    select_rect(&mut h);
+    let before = fingerprint(&h.state().editor.doc);
+    h.get_by_label("Refine").click();
+    h.run_steps(2);
+    wait(&mut h, "the first step", |s| matches!(s.ai.cards[0].stage, Stage::Step { .. }));
+    h.get_by_label("Cancel").click();
+    wait(&mut h, "the job to stop", |s| s.ai.cards[0].state != JobState::Running);
+    let s = h.state();
+    assert_eq!(s.ai.cards[0].state, JobState::Cancelled);
+    assert!(s.ai.cards[0].candidates.is_empty());
+    match s.ai.cards[0].stage {
+        Stage::Step { step, total, .. } => assert!(step < total / 5, "stopped at step {step} of {total}"),
+        ref other => panic!("{other:?}"),
+    }
+    assert_eq!(fingerprint(&s.editor.doc), before);
+    assert_eq!(s.editor.revision(), 1, "only the selection was recorded");
+    h.get_by_label("Dismiss").click();
+    h.run_steps(2);
+    assert!(h.state().ai.cards.is_empty());
+}
+
+#[test]
+fn a_dropped_model_folder_is_added_and_chosen() {
+    let mut h = harness("tiny-sd15", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("my-lcm");
+    copy_dir(&fixtures().join("tiny-sd15-lcm"), &copy);
+    h.state_mut().settings.ai.model_folders.clear();
+    h.input_mut().dropped_files.push(Arc::new(Dropped(copy.clone())));
+    wait(&mut h, "the scan", |s| !s.ai.scanning && s.ai.models.iter().any(|m| m.dir == copy));
+    let s = h.state();
+    assert_eq!(s.settings.ai.model.as_ref(), Some(&copy));
+    assert!(s.status.contains("my-lcm (SD1.x LCM)"), "{}", s.status);
+    assert_eq!(s.settings.ai.model_folders, vec![copy.clone()]);
+    // The LCM preset sets the sampler and the few steps LCM needs.
+    h.get_by_label("Use preset: LCM").click();
+    h.run_steps(2);
+    assert_eq!((h.state().settings.ai.sampler.as_str(), h.state().settings.ai.steps), ("lcm", 4));
+
+    // A folder with a broken model is reported by name, with what is missing.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(broken.join("unet")).unwrap();
+    h.input_mut().dropped_files.push(Arc::new(Dropped(broken.clone())));
+    wait(&mut h, "the second scan", |s| !s.ai.scanning && s.ai.models.iter().any(|m| m.dir == broken));
+    assert!(h.state().status.contains("broken: missing model_index.json"), "{}", h.state().status);
+}
+
+#[test]
+fn ctrl_up_weights_the_word_under_the_cursor() {
+    let mut h = harness("tiny-sd15", 2);
+    h.state_mut().settings.ai.prompt = "cat".into();
+    h.run_steps(1);
+    h.get_by_label("Prompt").click();
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::ArrowUp);
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::ArrowUp);
+    h.run_steps(1);
+    assert_eq!(h.state().settings.ai.prompt, "(cat:1.2)");
+}
+
+/// A dropped folder as the window system hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        Err("a folder".into())
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
