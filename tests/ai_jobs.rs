@@ -57,6 +57,7 @@ fn job(doc: &Document, name: &str, steps: usize, seeds: Vec<u64>) -> EditJob {
             mask: None,
         },
         seeds,
+        prelude: None,
     }
 }
 
@@ -258,4 +259,42 @@ fn taesd_previews_match_diffusers_autoencoder_tiny() {
     let mut cheap = Previewer::for_model(&model("tiny-sd15-inpaint"), Device::Cpu);
     assert!(!cheap.uses_taesd());
     assert_eq!(cheap.image(&latents, &region).dimensions(), (8, 8));
+}
+
+#[test]
+fn expanding_left_resizes_shifts_and_fills_the_new_strip_in_one_undo_step() {
+    let doc = picture();
+    let before = fingerprint(&doc);
+    let x = oekaki::ai::edit::expand(&doc, oekaki::ai::edit::Side::Left, 64).unwrap();
+    assert_eq!((x.doc.width, x.doc.height, x.offset), (224, 120, [64, 0]));
+    let mut q = queue();
+    let mut j = job(&x.doc, "tiny-sd15-inpaint", 2, vec![3]);
+    j.prelude = Some(oekaki::jobs::Prelude { command: x.resize, offset: x.offset });
+    let id = q.submit(j);
+    let events = drain(&mut q, id, |_, _| {});
+    let candidate = events
+        .iter()
+        .find_map(|e| match e {
+            JobEvent::Candidate { candidate, .. } => Some(candidate.clone()),
+            _ => None,
+        })
+        .expect("a candidate");
+    // Shown in the live document's coordinates: left of the canvas.
+    assert!(candidate.rect.x0 < 0 && candidate.rect.x1 > 0, "{:?}", candidate.rect);
+    let mut editor = Editor::new(doc.clone());
+    editor.apply(candidate.command_for(&editor.doc)).unwrap();
+    let d = &editor.doc;
+    assert_eq!((d.width, d.height), (224, 120));
+    assert_eq!(d.layers.len(), 2);
+    let old = doc.layers[0].surface().unwrap();
+    let moved = d.layers[0].surface().unwrap();
+    for (x, y) in [(0, 0), (100, 50), (159, 119)] {
+        assert_eq!(moved.get(x + 64, y), old.get(x, y), "the picture moved right by 64 at {x},{y}");
+    }
+    let new = d.layers[1].surface().unwrap();
+    assert_eq!(new.get(10, 60)[3], 255, "the new strip is painted");
+    assert_eq!(new.get(200, 60)[3], 0, "the old picture is left alone");
+    editor.undo().unwrap();
+    assert_eq!(fingerprint(&editor.doc), before, "one undo restores size, pixels and layers");
+    assert_eq!((editor.doc.width, editor.doc.height), (160, 120));
 }

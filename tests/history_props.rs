@@ -91,6 +91,12 @@ enum Op {
         degrees: f32,
         dx: f32,
     },
+    Resize {
+        dw: i32,
+        dh: i32,
+        dx: i32,
+        dy: i32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -116,6 +122,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|layer| Op::ApplyMask { layer }),
         1 => (any::<usize>(), 0.3f32..2.0, -180.0f32..180.0, -30.0f32..30.0)
             .prop_map(|(layer, scale, degrees, dx)| Op::Transform { layer, scale, degrees, dx }),
+        1 => (-80i32..80, -80i32..80, -40i32..40, -40i32..40).prop_map(|(dw, dh, dx, dy)| Op::Resize { dw, dh, dx, dy }),
     ]
 }
 
@@ -202,6 +209,12 @@ fn command(doc: &mut Document, op: &Op) -> Option<Command> {
             let map = Affine::about(100.0, 75.0, *scale, *scale, *degrees).then(&Affine::translate(*dx, 0.0));
             layer_ops::transform(doc, pick(*layer)?, &map).ok()?
         }
+        Op::Resize { dw, dh, dx, dy } => Command::ResizeCanvas {
+            width: (doc.width as i32 + dw).clamp(1, 400) as u32,
+            height: (doc.height as i32 + dh).clamp(1, 300) as u32,
+            dx: *dx,
+            dy: *dy,
+        },
         Op::Move { layer, to } => {
             let id = pick(*layer)?;
             Command::MoveLayer { id, parent: None, index: to % doc.layers.len().max(1) }

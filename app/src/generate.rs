@@ -76,6 +76,8 @@ pub enum EditWhat {
     Refine,
     /// txt2img into the mask's bounding box (or the whole canvas) as a new layer.
     Generate,
+    /// Extend the canvas on one side (--side, --amount) and inpaint the new area.
+    Expand,
 }
 
 #[derive(Args, Debug)]
@@ -98,6 +100,12 @@ pub struct EditArgs {
     /// Feather (blur) radius of the pasted result's edge.
     #[arg(long, default_value_t = 4.0)]
     feather: f32,
+    /// expand: the side to extend (left, right, top, bottom).
+    #[arg(long, default_value = "right")]
+    side: String,
+    /// expand: how many pixels to add.
+    #[arg(long, default_value_t = 128)]
+    amount: u32,
     #[arg(long)]
     out: PathBuf,
 }
@@ -215,6 +223,11 @@ pub fn edit(a: EditArgs) -> Result<()> {
         EditWhat::Inpaint => EditKind::Inpaint,
         EditWhat::Refine => EditKind::Refine,
         EditWhat::Generate => EditKind::Generate,
+        EditWhat::Expand => {
+            // The expanded document, with the new strip selected, is what gets inpainted and written.
+            doc = edit::expand(&doc, edit::Side::parse(&a.side)?, a.amount)?.doc;
+            EditKind::Inpaint
+        }
     };
     let base = base_request(&a.common, sampler, if kind == EditKind::Refine { 0.5 } else { 1.0 });
     let opts = EditOptions { padding: a.padding, grow: a.grow, feather: a.feather, ..EditOptions::default() };

@@ -217,3 +217,28 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn expand_grows_the_canvas_with_the_result_in_one_undo_step() {
+    let mut h = harness("tiny-sd15-inpaint", 2);
+    h.state_mut().settings.ai.expand_side = "bottom".into();
+    h.state_mut().settings.ai.expand_amount = 64;
+    let before = fingerprint(&h.state().editor.doc);
+    h.get_by_label("Expand").click();
+    h.run_steps(2);
+    wait(&mut h, "the expansion", |s| s.ai.cards[0].state != JobState::Running);
+    let s = h.state();
+    assert_eq!(s.ai.cards[0].state, JobState::Done, "{}", s.status);
+    let shown = s.ai.cards[0].candidates[0].candidate.rect;
+    assert!(shown.y1 > 128, "the result is shown below the canvas: {shown:?}");
+    assert_eq!((s.editor.doc.width, s.editor.doc.height), (192, 128), "nothing changes before Apply");
+    h.get_by_label("Apply").click();
+    h.run_steps(3);
+    let s = h.state();
+    assert_eq!((s.editor.doc.width, s.editor.doc.height), (192, 192));
+    assert_eq!(s.editor.doc.layers.len(), 2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(fingerprint(&h.state().editor.doc), before);
+    assert_eq!(h.state().editor.doc.height, 128);
+}

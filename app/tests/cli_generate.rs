@@ -174,4 +174,46 @@ fn edit_inpaint_adds_one_layer_and_keeps_the_rest() {
     ]);
     assert!(one_line_error(&o).contains("needs a selection"));
     assert!(!dir.path().join("never.ora").exists());
+
+    // expand: the canvas grows on the chosen side and the new strip is painted into a new layer
+    let wide = dir.path().join("wide.ora");
+    let o = oekaki(&[
+        "edit",
+        "expand",
+        "--doc",
+        doc.to_str().unwrap(),
+        "--side",
+        "top",
+        "--amount",
+        "32",
+        "--model",
+        &model,
+        "--prompt",
+        "sky",
+        "--steps",
+        "2",
+        "--ep",
+        "cpu",
+        "--out",
+        wide.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let info = String::from_utf8_lossy(&oekaki(&["info", wide.to_str().unwrap()]).stdout).to_string();
+    assert!(info.contains("96×112, 2 layers"), "{info}");
+    let o = oekaki(&[
+        "edit",
+        "expand",
+        "--doc",
+        doc.to_str().unwrap(),
+        "--side",
+        "up",
+        "--model",
+        &model,
+        "--prompt",
+        "x",
+        "--out",
+        dir.path().join("never.ora").to_str().unwrap(),
+    ]);
+    assert!(one_line_error(&o).contains("unknown side"));
+    assert!(!dir.path().join("never.ora").exists());
 }

@@ -167,6 +167,74 @@ pub struct EditResult {
     pub generated: Generated,
 }
 
+/// A side of the canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Left,
+    Right,
+    Top,
+    Bottom,
+}
+
+impl Side {
+    pub const ALL: [Side; 4] = [Side::Left, Side::Right, Side::Top, Side::Bottom];
+
+    pub fn parse(s: &str) -> Result<Side, AiError> {
+        Ok(match s {
+            "left" => Side::Left,
+            "right" => Side::Right,
+            "top" => Side::Top,
+            "bottom" => Side::Bottom,
+            other => return Err(AiError::Input(format!("unknown side \"{other}\" (left, right, top, bottom)"))),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+            Side::Top => "top",
+            Side::Bottom => "bottom",
+        }
+    }
+}
+
+/// Expanding the canvas ("outpainting"): the command that resizes it, where the old origin lands, and the
+/// document as it will be, with the new strip selected for inpainting.
+pub struct Expansion {
+    pub resize: Command,
+    pub offset: [i32; 2],
+    pub doc: Document,
+}
+
+/// Plan expanding `doc` by `amount` pixels on `side`. The document itself is not changed.
+pub fn expand(doc: &Document, side: Side, amount: u32) -> Result<Expansion, AiError> {
+    if amount == 0 {
+        return Err(AiError::Input("expand by at least 1 pixel".into()));
+    }
+    let (w, h, a) = (doc.width, doc.height, amount as i32);
+    let (width, height, dx, dy) = match side {
+        Side::Left => (w + amount, h, a, 0),
+        Side::Right => (w + amount, h, 0, 0),
+        Side::Top => (w, h + amount, 0, a),
+        Side::Bottom => (w, h + amount, 0, 0),
+    };
+    let resize = Command::ResizeCanvas { width, height, dx, dy };
+    let mut expanded = doc.clone();
+    resize.clone().apply(&mut expanded).map_err(|e| AiError::Input(e.to_string()))?;
+    let (wi, hi) = (width as i32, height as i32);
+    let strip = match side {
+        Side::Left => Rect::new(0, 0, a, hi),
+        Side::Right => Rect::new(w as i32, 0, wi, hi),
+        Side::Top => Rect::new(0, 0, wi, a),
+        Side::Bottom => Rect::new(0, h as i32, wi, hi),
+    };
+    let shape = crate::doc::selection::Shape::Rect { x: strip.x0, y: strip.y0, w: strip.width(), h: strip.height() };
+    expanded.selection =
+        Selection::none().with_shape(&shape, crate::doc::selection::Combine::Replace, expanded.bounds());
+    Ok(Expansion { resize, offset: [dx, dy], doc: expanded })
+}
+
 /// An edit ready to run: where it happens and the request the engine gets (without its seed's variations).
 pub struct Prepared {
     pub kind: EditKind,

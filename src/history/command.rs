@@ -55,6 +55,14 @@ pub enum Command {
     SetMetadata(Vec<(String, String)>),
     /// Replaces a layer (same id) wholesale: merged, transformed or mask-applied results.
     ReplaceLayer(Box<Layer>),
+    /// Changes the canvas size; every layer and the selection move by (`dx`, `dy`) (expanding on the left or
+    /// top). Pixels that end up outside the canvas are kept, so the inverse restores them exactly.
+    ResizeCanvas {
+        width: u32,
+        height: u32,
+        dx: i32,
+        dy: i32,
+    },
     /// Several commands as one undo step; all or nothing.
     Batch(Vec<Command>),
 }
@@ -113,6 +121,7 @@ impl Command {
             Command::SetSelection(_) => "Selection",
             Command::SetMetadata(_) => "Metadata",
             Command::ReplaceLayer(_) => "Edit layer",
+            Command::ResizeCanvas { .. } => "Canvas size",
             Command::Batch(_) => "Edit",
         }
     }
@@ -211,6 +220,19 @@ impl Command {
             Command::SetSelection(s) => {
                 let old = std::mem::replace(&mut doc.selection, *s);
                 Ok(Applied { dirty: Rect::EMPTY, inverse: Command::SetSelection(Box::new(old)) })
+            }
+            Command::ResizeCanvas { width, height, dx, dy } => {
+                if width == 0 || height == 0 || width > crate::doc::MAX_CANVAS || height > crate::doc::MAX_CANVAS {
+                    return Err(DocError::BadSize(width, height));
+                }
+                let (old_w, old_h) = (doc.width, doc.height);
+                for l in &mut doc.layers {
+                    translate(l, dx, dy);
+                }
+                doc.selection.mask = doc.selection.mask.translated(dx, dy);
+                (doc.width, doc.height) = (width, height);
+                let dirty = doc.bounds().union(&canvas);
+                Ok(Applied { dirty, inverse: Command::ResizeCanvas { width: old_w, height: old_h, dx: -dx, dy: -dy } })
             }
             Command::SetMetadata(m) => {
                 let old = std::mem::replace(&mut doc.metadata, m);

@@ -34,6 +34,16 @@ pub struct EditJob {
     pub request: Request,
     /// One candidate per seed (the batch).
     pub seeds: Vec<u64>,
+    /// A canvas change the result depends on (expanding the canvas); `doc` already shows it.
+    pub prelude: Option<Prelude>,
+}
+
+/// A change applied together with a candidate's layer, e.g. the canvas resize of an expansion.
+#[derive(Clone)]
+pub struct Prelude {
+    pub command: Command,
+    /// Where the live document's origin lands in the job's document.
+    pub offset: [i32; 2],
 }
 
 /// Where a job is.
@@ -78,9 +88,13 @@ impl Stage {
 #[derive(Clone)]
 pub struct Candidate {
     pub seed: u64,
+    /// Adds the result layer (after the prelude, if any).
     pub command: Command,
-    /// The canvas area the layer covers.
+    pub prelude: Option<Command>,
+    /// The area the layer covers, in the live document's coordinates (outside the canvas when expanding).
     pub rect: Rect,
+    /// `rect` in the job's document (where the layer's pixels are).
+    pub layer_rect: Rect,
     /// (model part, execution provider) of each session used.
     pub providers: Vec<(&'static str, &'static str)>,
     pub seconds: f64,
@@ -96,7 +110,10 @@ impl Candidate {
             *parent = None;
             *index = doc.layers.len();
         }
-        cmd
+        match &self.prelude {
+            Some(p) => Command::Batch(vec![p.clone(), cmd]),
+            None => cmd,
+        }
     }
 }
 

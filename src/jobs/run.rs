@@ -91,6 +91,9 @@ fn candidates(engine: &mut Engine, mut job: EditJob, cancel: &AtomicBool, send: 
     let prepared = edit::prepare(engine, &job.model, &job.doc, job.kind, &job.options, &job.request, &mut loading)?;
     let mut previewer = Previewer::for_model(&job.model, job.device);
     let n = job.seeds.len();
+    // Rects are reported in the live document's coordinates.
+    let [ox, oy] = job.prelude.as_ref().map_or([0, 0], |p| p.offset);
+    let shown = prepared.region.context.translate(-ox, -oy);
     let mut pace = Pace { started: None, steps: 0 };
     for (i, &seed) in job.seeds.iter().enumerate() {
         let started = Instant::now();
@@ -102,7 +105,7 @@ fn candidates(engine: &mut Engine, mut job: EditJob, cancel: &AtomicBool, send: 
                 send.progress(Stage::Step { candidate, candidates: n, step, total }, pace.eta(left));
                 if live() {
                     let image = previewer.image(latents, &prepared.region);
-                    send.send(JobEvent::Preview { id: send.id, rect: prepared.region.context, image });
+                    send.send(JobEvent::Preview { id: send.id, rect: shown, image });
                 }
             }
             live()
@@ -112,7 +115,9 @@ fn candidates(engine: &mut Engine, mut job: EditJob, cancel: &AtomicBool, send: 
         let candidate = Candidate {
             seed,
             command: result.command,
-            rect: result.region.context,
+            prelude: job.prelude.as_ref().map(|p| p.command.clone()),
+            rect: shown,
+            layer_rect: result.region.context,
             providers: result.generated.providers.clone(),
             seconds: started.elapsed().as_secs_f64(),
         };

@@ -68,6 +68,8 @@ pub struct Studio {
     /// What to do once the save in progress has finished (from the unsaved-changes prompt).
     after_save: Option<dialogs::Then>,
     gpu: Option<GpuCanvas>,
+    /// The canvas size the composite was made for.
+    composited_size: (u32, u32),
     /// Tiles changed since the GPU last saw them (kept when no GPU is attached, e.g. in tests).
     pending: Vec<TileKey>,
 }
@@ -100,6 +102,7 @@ impl Studio {
             after_save: None,
             gpu: None,
             pending: Vec::new(),
+            composited_size: (0, 0),
         };
         let all = s.editor.doc.bounds();
         s.refresh(all);
@@ -178,10 +181,21 @@ impl Studio {
     }
 
     /// Recomposites `dirty` and sends the changed tiles to the GPU right away.
-    pub(crate) fn refresh(&mut self, dirty: Rect) {
+    pub(crate) fn refresh(&mut self, mut dirty: Rect) {
         if dirty.is_empty() {
             return;
         }
+        let size = (self.editor.doc.width, self.editor.doc.height);
+        if self.cache.surface.is_some() && self.composited_size != size {
+            // The canvas was resized (expanded, or that undone): start the composite and the GPU tiles afresh.
+            self.cache = CompositeCache::default();
+            if let Some(gpu) = self.gpu.as_mut() {
+                gpu.clear();
+            }
+            self.view = None;
+            dirty = self.editor.doc.bounds();
+        }
+        self.composited_size = size;
         let keys = self.cache.update(&self.editor.doc, dirty);
         self.pending.extend(keys);
         self.flush_uploads();

@@ -10,11 +10,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use eframe::egui;
-use oekaki::ai::edit::EditKind;
+use oekaki::ai::edit::{self, EditKind};
 use oekaki::ai::library::{self, ModelEntry};
+use oekaki::doc::Document;
 use oekaki::geom::Rect;
 use oekaki::history::Command;
-use oekaki::jobs::{Candidate, EditJob, JobEvent, JobId, JobQueue, Stage};
+use oekaki::jobs::{Candidate, EditJob, JobEvent, JobId, JobQueue, Prelude, Stage};
 
 pub use panel::show as panel;
 pub use params::AiParams;
@@ -111,7 +112,7 @@ pub fn model_folders(p: &AiParams) -> Vec<PathBuf> {
 fn candidate_texture(ctx: &egui::Context, c: &Candidate) -> egui::TextureHandle {
     let pixels = match &c.command {
         Command::AddLayer { layer, .. } => match &layer.content {
-            oekaki::doc::LayerContent::Raster(s) => s.read_rect(c.rect),
+            oekaki::doc::LayerContent::Raster(s) => s.read_rect(c.layer_rect),
             _ => Vec::new(),
         },
         _ => Vec::new(),
@@ -201,6 +202,30 @@ impl Studio {
 
     /// Queues an edit of the document as it is now.
     pub fn ai_submit(&mut self, kind: EditKind) {
+        let verb = match kind {
+            EditKind::Generate => "Generate",
+            EditKind::Refine => "Refine",
+            EditKind::Inpaint => "Inpaint",
+        };
+        let doc = self.editor.doc.clone();
+        self.ai_submit_on(verb, kind, doc, None);
+    }
+
+    /// Extends the canvas on the chosen side and inpaints the new strip; the resize and the result layer are
+    /// applied together.
+    pub fn ai_expand(&mut self) {
+        let p = &self.settings.ai;
+        let side = edit::Side::parse(&p.expand_side).unwrap_or(edit::Side::Right);
+        match edit::expand(&self.editor.doc, side, p.expand_amount) {
+            Ok(x) => {
+                let prelude = Prelude { command: x.resize, offset: x.offset };
+                self.ai_submit_on(&format!("Expand {}", side.name()), EditKind::Inpaint, x.doc, Some(prelude));
+            }
+            Err(e) => self.status = e.to_string(),
+        }
+    }
+
+    fn ai_submit_on(&mut self, verb: &str, kind: EditKind, doc: Document, prelude: Option<Prelude>) {
         let Some(model) = self.settings.ai.model.clone() else {
             self.status = "choose a model first".into();
             return;
@@ -211,18 +236,14 @@ impl Studio {
         // refining a selection is how to change it partly.
         let strength = if kind == EditKind::Refine { p.strength } else { 1.0 };
         let job = EditJob {
-            doc: self.editor.doc.clone(),
+            doc,
             model,
             device: p.device(),
             kind,
             options: p.options(),
             request: oekaki::ai::pipeline::Request { strength, ..p.request() },
             seeds,
-        };
-        let verb = match kind {
-            EditKind::Generate => "Generate",
-            EditKind::Refine => "Refine",
-            EditKind::Inpaint => "Inpaint",
+            prelude,
         };
         let words: String = p.prompt.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(32).collect();
         self.ai_enqueue(format!("{verb}: {words}"), job);

@@ -2,7 +2,7 @@
 //! (progress with ETA, cancel, candidates to pick and apply, failures with a CPU retry).
 
 use eframe::egui;
-use oekaki::ai::edit::EditKind;
+use oekaki::ai::edit::{EditKind, Side};
 use oekaki::ai::library::{ModelEntry, ModelInfo, ModelKind};
 use oekaki::ai::scheduler::SamplerKind;
 use oekaki::jobs::{JobId, Stage};
@@ -215,6 +215,23 @@ fn actions(s: &mut Studio, ui: &mut egui::Ui) {
         let r = if selected { r } else { r.on_disabled_hover_text("Select an area (or paint a quick mask) first") };
         if r.clicked() {
             s.ai_submit(EditKind::Inpaint);
+        }
+    });
+    let expand = matches!(kind, Some((ModelKind::Standard | ModelKind::Inpainting | ModelKind::Lcm, true)));
+    ui.horizontal(|ui| {
+        let p = &mut s.settings.ai;
+        let clicked = ui
+            .add_enabled(expand, egui::Button::new("Expand"))
+            .on_hover_text("Extend the canvas on a side and paint the new area")
+            .clicked();
+        egui::ComboBox::from_id_salt("ai expand side").selected_text(p.expand_side.clone()).show_ui(ui, |ui| {
+            for side in Side::ALL {
+                ui.selectable_value(&mut p.expand_side, side.name().to_string(), side.name());
+            }
+        });
+        ui.add(egui::DragValue::new(&mut p.expand_amount).range(8..=4096).suffix(" px"));
+        if clicked {
+            s.ai_expand();
         }
     });
 }

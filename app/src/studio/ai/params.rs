@@ -59,6 +59,9 @@ pub struct AiParams {
     pub grow: u32,
     pub feather: f32,
     pub device: String,
+    /// Expand: `Side::name()` and pixels to add.
+    pub expand_side: String,
+    pub expand_amount: u32,
 }
 
 impl Default for AiParams {
@@ -80,6 +83,8 @@ impl Default for AiParams {
             grow: 4,
             feather: 4.0,
             device: "auto".into(),
+            expand_side: "right".into(),
+            expand_amount: 256,
         }
     }
 }
