@@ -242,3 +242,45 @@ fn expand_grows_the_canvas_with_the_result_in_one_undo_step() {
     assert_eq!(fingerprint(&h.state().editor.doc), before);
     assert_eq!(h.state().editor.doc.height, 128);
 }
+
+#[test]
+fn without_onnx_runtime_the_panel_explains_the_fix_and_stays_off() {
+    let mut h = Harness::builder().with_size(egui::vec2(1280.0, 900.0)).build_eframe(|_| {
+        let mut s = Studio::new(picture());
+        s.ai.runtime = Some(RuntimeStatus::Missing("ONNX Runtime: no library found".into()));
+        // A usable model is chosen: only the missing runtime keeps Generate off.
+        s.ai.models = oekaki::ai::library::scan(&[fixtures()]);
+        s.settings.ai.model = Some(fixtures().join("tiny-sd15"));
+        s
+    });
+    h.run_steps(3);
+    h.get_by_label_contains("AI is off: ONNX Runtime: no library found");
+    h.get_by_label_contains("ORT_DYLIB_PATH");
+    h.get_by_label("Generate").click();
+    h.run_steps(2);
+    assert!(h.state().ai.cards.is_empty(), "a disabled panel queues nothing");
+}
+
+#[test]
+fn a_provider_failure_offers_to_retry_on_the_cpu() {
+    let mut h = harness("tiny-sd15-inpaint", 2);
+    // This machine's ONNX Runtime has no CUDA provider: asking for it fails like a GPU failure would.
+    h.state_mut().settings.ai.device = "cuda".into();
+    select_rect(&mut h);
+    h.get_by_label("Inpaint selection").click();
+    h.run_steps(2);
+    wait(&mut h, "the failure", |s| s.ai.cards[0].state != JobState::Running);
+    match &h.state().ai.cards[0].state {
+        JobState::Failed { error, retry_on_cpu: true } => assert!(error.contains("CUDA"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(h.state().status.contains("AI job failed"), "{}", h.state().status);
+    h.get_by_label("Retry on CPU").click();
+    h.run_steps(2);
+    wait(&mut h, "the retry", |s| s.ai.cards.iter().all(|c| c.state != JobState::Running));
+    let s = h.state();
+    assert_eq!(s.ai.cards.len(), 1);
+    assert_eq!(s.ai.cards[0].state, JobState::Done);
+    assert!(s.ai.cards[0].title.ends_with("(CPU)"));
+    assert_eq!(s.ai.cards[0].candidates.len(), 1);
+}
