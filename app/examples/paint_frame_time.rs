@@ -1,6 +1,8 @@
 //! Frame time while painting: a 4096² document with 10 layers, a long brush stroke fed one pointer move per
 //! frame through the real studio (egui_kittest, wgpu device attached so tiles are uploaded), timed by the
 //! studio's own frame-time readout. Run: `cargo run --release -p oekaki-app --example paint_frame_time`.
+//! With `-- --with-ai-job`, an inpainting job (the tiny fixture model, many steps) runs in the background the
+//! whole time, to show the UI keeps its pace while the engine works.
 
 use eframe::egui;
 use egui_kittest::Harness;
@@ -34,6 +36,10 @@ fn main() {
         s
     });
     h.run_steps(3);
+    let with_job = std::env::args().any(|a| a == "--with-ai-job");
+    if with_job {
+        start_ai_job(&mut h);
+    }
     h.state_mut().tools.brush.diameter = 40.0;
     let (rect, view) = (h.state().canvas_rect.unwrap(), h.state().view.unwrap());
     let at = |x: f32, y: f32| {
@@ -70,4 +76,29 @@ fn main() {
         w.median_ms, w.max_ms
     );
     assert_eq!(h.state().editor.history.undo_len(), 1);
+    if with_job {
+        let card = &h.state().ai.cards[0];
+        println!("meanwhile the AI job ran: {:?}, {:?}", card.stage, card.state);
+        assert_eq!(card.state, oekaki_app::studio::ai::JobState::Running, "the job outlasts the stroke");
+    }
+}
+
+/// Queues an inpainting job with the tiny fixture model and waits until it is denoising.
+fn start_ai_job(h: &mut Harness<Studio>) {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/sd/tiny-sd15-inpaint");
+    let s = h.state_mut();
+    s.settings.ai.model = Some(model);
+    s.settings.ai.steps = 150;
+    s.settings.ai.device = "cpu".into();
+    let canvas = s.editor.doc.bounds();
+    let shape = oekaki::doc::selection::Shape::Rect { x: 1000, y: 1000, w: 600, h: 400 };
+    s.editor.doc.selection =
+        oekaki::doc::Selection::none().with_shape(&shape, oekaki::doc::selection::Combine::Replace, canvas);
+    s.ai_submit(oekaki::ai::edit::EditKind::Inpaint);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !matches!(h.state().ai.cards[0].stage, oekaki::jobs::Stage::Step { .. }) {
+        assert!(std::time::Instant::now() < deadline, "the job did not start");
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ort::ep;
@@ -97,6 +98,14 @@ fn ort_err(path: &Path, e: impl std::fmt::Display) -> AiError {
 
 type Builder = ort::session::builder::SessionBuilder;
 
+/// CPU threads ONNX Runtime uses per session made from now on; 0 = its default (one per physical core).
+static INTRA_OP_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Limit ONNX Runtime's CPU threads (and stop them spinning while idle), e.g. so a painting UI keeps a core.
+pub fn set_intra_op_threads(threads: usize) {
+    INTRA_OP_THREADS.store(threads, Ordering::Relaxed);
+}
+
 /// Register the providers for `device` in priority order; returns the name of the one that took.
 fn register(builder: &mut Builder, device: Device, path: &Path) -> Result<&'static str, AiError> {
     let cuda = || ep::CUDA::default().build().error_on_failure();
@@ -134,6 +143,11 @@ impl Model {
         let env = runtime::environment()?;
         let mut builder = Session::builder(env).map_err(|e| ort_err(path, e))?;
         builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| ort_err(path, e))?;
+        let threads = INTRA_OP_THREADS.load(Ordering::Relaxed);
+        if threads > 0 {
+            builder = builder.with_intra_threads(threads).map_err(|e| ort_err(path, e))?;
+            builder = builder.with_intra_op_spinning(false).map_err(|e| ort_err(path, e))?;
+        }
         let provider = register(&mut builder, device, path)?;
         if provider == "DirectML" {
             // DirectML cannot run with memory patterns or parallel execution (sequential is the default).

@@ -252,6 +252,9 @@ impl Studio {
 
     fn ai_enqueue(&mut self, title: String, job: EditJob) {
         if self.ai.queue.is_none() {
+            // Inference leaves one core to painting, so the canvas keeps its pace while a job runs.
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            oekaki::ai::session::set_intra_op_threads(cores.saturating_sub(1).max(1));
             let ctx = self.background.context();
             let wake = std::sync::Arc::new(move || {
                 if let Some(c) = &ctx {
