@@ -37,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             clip_skip: 1,
             init: None,
             mask: None,
+            controls: Vec::new(),
         };
         let out = engine.generate(&model, &req, &mut |_| true)?;
         let t = &out.timings;

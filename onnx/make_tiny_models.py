@@ -27,6 +27,7 @@ e.g., applying the CLIP final LayerNorm is observable. torch.manual_seed(<fixed>
 Usage:  python onnx/make_tiny_models.py [--pt-dir DIR] [--only NAME ...]
 Deterministic (byte-identical ONNX files on re-runs); about 30 s per variant on 2 CPU cores.
 Re-exporting tiny-sd15 replaces its folder: run onnx/make_tiny_taesd.py afterwards (tiny-sd15/taesd_decoder/).
+It also removes tiny-sd15/controlnet/ (the ControlNet-capable UNet): run onnx/make_tiny_controlnet.py afterwards too.
 """
 import argparse
 import json

@@ -40,6 +40,7 @@ fn request() -> Request {
         clip_skip: 1,
         init: None,
         mask: None,
+        controls: Vec::new(),
     }
 }
 

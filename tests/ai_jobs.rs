@@ -55,6 +55,7 @@ fn job(doc: &Document, name: &str, steps: usize, seeds: Vec<u64>) -> EditJob {
             clip_skip: 1,
             init: None,
             mask: None,
+            controls: Vec::new(),
         },
         seeds,
         prelude: None,

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use oekaki::ai::controlnet::Control;
 use oekaki::ai::pipeline::{Engine, Generated, Pixels, Request};
 use oekaki::ai::scheduler::SamplerKind;
 use oekaki::ai::session::Device;
@@ -29,6 +30,17 @@ struct Case {
     init: Option<String>,
     mask: Option<String>,
     output: String,
+    #[serde(default)]
+    controls: Vec<CaseControl>,
+}
+
+#[derive(Deserialize, Debug)]
+struct CaseControl {
+    image: String,
+    model: String,
+    scale: f32,
+    start: f64,
+    end: f64,
 }
 
 fn root() -> PathBuf {
@@ -45,9 +57,13 @@ fn load_gray(path: &Path) -> Pixels {
     Pixels { width: img.width() as usize, height: img.height() as usize, data: img.into_raw() }
 }
 
-fn cases() -> Vec<Case> {
-    let text = std::fs::read_to_string(root().join("tests/fixtures/sd/reference/cases.json")).unwrap();
+fn cases_in(file: &str) -> Vec<Case> {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/sd/reference").join(file)).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+fn cases() -> Vec<Case> {
+    cases_in("cases.json")
 }
 
 fn request(c: &Case) -> Request {
@@ -65,6 +81,17 @@ fn request(c: &Case) -> Request {
         clip_skip: c.clip_skip,
         init: c.init.as_ref().map(|p| load_rgb(&root().join(p))),
         mask: c.mask.as_ref().map(|p| load_gray(&root().join(p))),
+        controls: c
+            .controls
+            .iter()
+            .map(|k| Control {
+                image: load_rgb(&root().join(&k.image)),
+                model: root().join("tests/fixtures/sd").join(&k.model),
+                scale: k.scale,
+                start: k.start,
+                end: k.end,
+            })
+            .collect(),
     }
 }
 
@@ -83,10 +110,8 @@ fn compare(out: &Generated, reference: &Pixels) -> (f64, u8) {
     (close as f64 / out.rgb.len() as f64, worst)
 }
 
-#[test]
-fn every_pipeline_and_sampler_matches_diffusers() {
-    let mut cases = cases();
-    assert!(cases.len() >= 20, "the reference set is incomplete");
+/// Runs every case against its reference; panics listing the ones that differ.
+fn check_cases(mut cases: Vec<Case>) {
     cases.sort_by(|a, b| a.model.cmp(&b.model));
     let mut engine = Engine::new(Device::Cpu);
     let mut failures = Vec::new();
@@ -101,6 +126,62 @@ fn every_pipeline_and_sampler_matches_diffusers() {
         }
     }
     assert!(failures.is_empty(), "differ from diffusers:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn every_pipeline_and_sampler_matches_diffusers() {
+    let cases = cases();
+    assert!(cases.len() >= 20, "the reference set is incomplete");
+    check_cases(cases);
+}
+
+#[test]
+fn controlnet_pipelines_match_diffusers() {
+    // txt2img, a step window, img2img, 4-channel inpainting and two ControlNets at once
+    let cases = cases_in("controlnet_cases.json");
+    assert!(cases.len() >= 5, "the ControlNet reference set is incomplete");
+    check_cases(cases);
+}
+
+#[test]
+fn controlnet_guidance_changes_the_picture_and_bad_setups_are_one_clear_error() {
+    let case = cases_in("controlnet_cases.json").into_iter().find(|c| c.name == "cn_txt2img_euler_a").unwrap();
+    let model = root().join("tests/fixtures/sd").join(&case.model);
+    let reference = load_rgb(&root().join(&case.output));
+    let mut engine = Engine::new(Device::Cpu);
+    let guided = request(&case);
+    // Without the ControlNet (or at scale 0) the reference is not met: the guidance is real.
+    for plain in [
+        Request { controls: Vec::new(), ..guided.clone() },
+        Request { controls: vec![Control { scale: 0.0, ..guided.controls[0].clone() }], ..guided.clone() },
+    ] {
+        let out = engine.generate(&model, &plain, &mut |_| true).unwrap();
+        let (close, worst) = compare(&out, &reference);
+        assert!(close < 0.995 || worst > 8, "unguided output matched the guided reference ({close}, {worst})");
+    }
+    let fixtures = root().join("tests/fixtures/sd");
+    let err = |req: &Request, model: &str| engine_error(&fixtures.join(model), req);
+    let inputs = fixtures.join("inputs");
+    let inpaint = Request {
+        init: Some(load_rgb(&inputs.join("init.png"))),
+        mask: Some(load_gray(&inputs.join("mask.png"))),
+        ..guided.clone()
+    };
+    let e = err(&inpaint, "tiny-sd15-inpaint");
+    assert!(e.contains("no ControlNet-capable UNet") && e.contains("controlnet/model.onnx"), "{e}");
+    let wrong = Request {
+        controls: vec![Control { model: fixtures.join("tiny-sd15"), ..guided.controls[0].clone() }],
+        ..guided.clone()
+    };
+    let e = err(&wrong, "tiny-sd15");
+    assert!(e.contains("not a ControlNet folder"), "{e}");
+}
+
+fn engine_error(model: &Path, req: &Request) -> String {
+    match Engine::new(Device::Cpu).generate(model, req, &mut |_| true) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
 }
 
 #[test]

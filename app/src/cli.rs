@@ -35,6 +35,8 @@ enum Command {
     Generate(Box<crate::generate::GenerateArgs>),
     /// Edit a document with a local model: inpaint or refine the masked area, or generate into it, as a new layer.
     Edit(Box<crate::generate::EditArgs>),
+    /// Turn a drawing or picture into a ControlNet control image (invert, scribble, canny, lineart_standard).
+    Preprocess(crate::generate::PreprocessArgs),
 }
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
@@ -56,6 +58,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
         Some(Command::Apply { input, ops, output }) => apply(&input, &ops, &output),
         Some(Command::Generate(args)) => crate::generate::generate(*args),
         Some(Command::Edit(args)) => crate::generate::edit(*args),
+        Some(Command::Preprocess(args)) => crate::generate::preprocess(args),
     }
 }
 

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use oekaki::ai::controlnet::Control;
 use oekaki::ai::edit::{self, EditKind, EditOptions};
 use oekaki::ai::pipeline::{Engine, Generated, Pixels, Progress, Request};
+use oekaki::ai::preprocess;
 use oekaki::ai::scheduler::SamplerKind;
 use oekaki::ai::session::Device;
 use oekaki::doc::Selection;
@@ -48,6 +50,52 @@ pub struct GenOptions {
     /// Write per-stage wall times as JSON.
     #[arg(long)]
     timings: Option<PathBuf>,
+    /// ControlNet control image (repeatable: the n-th goes with the n-th --control-model).
+    #[arg(long)]
+    control: Vec<PathBuf>,
+    /// ControlNet folder (model.onnx + config.json); the base model needs controlnet/model.onnx.
+    #[arg(long)]
+    control_model: Vec<PathBuf>,
+    /// ControlNet strength: one value for all, or one per --control (default 1).
+    #[arg(long)]
+    control_scale: Vec<f32>,
+    /// Fraction of the steps where ControlNet guidance starts: one value or one per --control (default 0).
+    #[arg(long)]
+    control_start: Vec<f64>,
+    /// Fraction of the steps where it ends: one value or one per --control (default 1).
+    #[arg(long)]
+    control_end: Vec<f64>,
+}
+
+/// One value for every ControlNet, or one each.
+fn per_control<T: Copy>(values: &[T], n: usize, default: T, flag: &str) -> Result<Vec<T>> {
+    match values.len() {
+        0 => Ok(vec![default; n]),
+        1 => Ok(vec![values[0]; n]),
+        k if k == n => Ok(values.to_vec()),
+        k => bail!("{k} values of --{flag} for {n} --control images: give one, or one per --control"),
+    }
+}
+
+/// The ControlNets asked for on the command line.
+fn controls(g: &GenOptions) -> Result<Vec<Control>> {
+    let n = g.control.len();
+    if n != g.control_model.len() {
+        bail!("{n} --control images but {} --control-model folders: give one model per image", g.control_model.len());
+    }
+    let scale = per_control(&g.control_scale, n, 1.0, "control-scale")?;
+    let start = per_control(&g.control_start, n, 0.0, "control-start")?;
+    let end = per_control(&g.control_end, n, 1.0, "control-end")?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        if !(0.0..=1.0).contains(&start[i]) || !(0.0..=1.0).contains(&end[i]) || start[i] >= end[i] {
+            bail!("--control-start and --control-end must satisfy 0 <= start < end <= 1");
+        }
+        oekaki::ai::controlnet::model_file(&g.control_model[i])?;
+        let image = load_pixels(&g.control[i], false)?;
+        out.push(Control { image, model: g.control_model[i].clone(), scale: scale[i], start: start[i], end: end[i] });
+    }
+    Ok(out)
 }
 
 #[derive(Args, Debug)]
@@ -127,8 +175,8 @@ fn load_pixels(path: &Path, gray: bool) -> Result<Pixels> {
 }
 
 /// A request from the shared options (images and size are filled in by the caller).
-fn base_request(g: &GenOptions, sampler: SamplerKind, default_strength: f32) -> Request {
-    Request {
+fn base_request(g: &GenOptions, sampler: SamplerKind, default_strength: f32) -> Result<Request> {
+    Ok(Request {
         prompt: g.prompt.clone(),
         negative: g.negative.clone(),
         steps: g.steps,
@@ -142,7 +190,8 @@ fn base_request(g: &GenOptions, sampler: SamplerKind, default_strength: f32) -> 
         clip_skip: g.clip_skip,
         init: None,
         mask: None,
-    }
+        controls: controls(g)?,
+    })
 }
 
 /// Progress on stderr unless OEKAKI_QUIET is set.
@@ -190,7 +239,7 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
         (Some(i), None, None) => (i.width, i.height),
         (_, w, h) => (w.unwrap_or(native), h.unwrap_or(native)),
     };
-    let req = Request { width, height, ..base_request(&a.common, sampler, if mask.is_some() { 1.0 } else { 0.75 }) };
+    let req = Request { width, height, ..base_request(&a.common, sampler, if mask.is_some() { 1.0 } else { 0.75 })? };
     let req = Request { init, mask, ..req };
     let result = Engine::new(device).generate(&a.common.model, &req, &mut report)?;
     let rgba: Vec<u8> = result.rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
@@ -229,7 +278,7 @@ pub fn edit(a: EditArgs) -> Result<()> {
             EditKind::Inpaint
         }
     };
-    let base = base_request(&a.common, sampler, if kind == EditKind::Refine { 0.5 } else { 1.0 });
+    let base = base_request(&a.common, sampler, if kind == EditKind::Refine { 0.5 } else { 1.0 })?;
     let opts = EditOptions { padding: a.padding, grow: a.grow, feather: a.feather, ..EditOptions::default() };
     let mut engine = Engine::new(device);
     let result = edit::run(&mut engine, &a.common.model, &mut doc, kind, &opts, &base, &mut report)?;
@@ -239,4 +288,45 @@ pub fn edit(a: EditArgs) -> Result<()> {
     doc.selection = Selection::none();
     oekaki::io::save_path(&doc, &a.out).with_context(|| format!("cannot write {}", a.out.display()))?;
     finish(&a.common, &result.generated)
+}
+
+#[derive(Args, Debug)]
+pub struct PreprocessArgs {
+    /// invert | scribble | canny | lineart_standard
+    kind: String,
+    /// The drawing or picture (transparent areas count as white paper).
+    #[arg(long = "in")]
+    input: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// canny: lower hysteresis threshold.
+    #[arg(long, default_value_t = 100.0)]
+    low: f32,
+    /// canny: upper hysteresis threshold.
+    #[arg(long, default_value_t = 200.0)]
+    high: f32,
+    /// scribble: how far strokes are thickened, in pixels.
+    #[arg(long, default_value_t = 2)]
+    thickness: u32,
+}
+
+pub fn preprocess(a: PreprocessArgs) -> Result<()> {
+    let kind = preprocess::Kind::parse(&a.kind)?;
+    let bytes = std::fs::read(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?;
+    let img = oekaki::io::raster_file::decode_rgba(&bytes, Limits::default())
+        .with_context(|| format!("cannot open {}", a.input.display()))?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    // over white paper, as a drawing on a transparent layer looks
+    let data = img
+        .pixels()
+        .flat_map(|p| {
+            let a = p[3] as u32;
+            [0, 1, 2].map(|c| ((p[c] as u32 * a + 255 * (255 - a) + 127) / 255) as u8)
+        })
+        .collect();
+    let opts = preprocess::Options { low: a.low, high: a.high, thickness: a.thickness };
+    let out = preprocess::run(kind, &Pixels { width: w, height: h, data }, &opts)?;
+    let rgba: Vec<u8> = out.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+    let png = oekaki::io::png_text::encode_png_rgba8(w as u32, h as u32, &rgba, &[])?;
+    oekaki::io::atomic::write_atomic(&a.out, &png, false).with_context(|| format!("cannot write {}", a.out.display()))
 }

@@ -100,3 +100,62 @@ fn bad_input_is_one_clear_line() {
     one_line_error(&oekaki(&["frobnicate"]));
     assert!(!d.join("y.png").exists(), "a failed export must not leave a file");
 }
+
+#[test]
+fn preprocess_writes_a_control_image_or_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let sketch = dir.path().join("sketch.png");
+    // a dark square on a transparent layer
+    image::RgbaImage::from_fn(48, 40, |x, y| {
+        if (12..36).contains(&x) && (10..30).contains(&y) {
+            image::Rgba([10, 10, 10, 255])
+        } else {
+            image::Rgba([0, 0, 0, 0])
+        }
+    })
+    .save(&sketch)
+    .unwrap();
+    let out = dir.path().join("edges.png");
+    let o = oekaki(&["preprocess", "canny", "--in", sketch.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let edges = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(edges.dimensions(), (48, 40));
+    assert_eq!(edges.get_pixel(20, 20).0, [0, 0, 0], "inside the square is flat");
+    assert_eq!(edges.get_pixel(3, 3).0, [0, 0, 0], "transparent paper is flat white, no edges");
+    assert!((10..=13).any(|x| edges.get_pixel(x, 20).0 == [255, 255, 255]), "the left side is an edge");
+    let inv = dir.path().join("inv.png");
+    let o = oekaki(&["preprocess", "invert", "--in", sketch.to_str().unwrap(), "--out", inv.to_str().unwrap()]);
+    assert!(o.status.success());
+    let inv = image::open(&inv).unwrap().to_rgb8();
+    assert_eq!((inv.get_pixel(20, 20).0, inv.get_pixel(3, 3).0), ([245, 245, 245], [0, 0, 0]));
+
+    let never = dir.path().join("never.png");
+    let run = |args: &[&str]| {
+        let o = oekaki(args);
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).trim().to_string()
+    };
+    let e = run(&["preprocess", "hed", "--in", sketch.to_str().unwrap(), "--out", never.to_str().unwrap()]);
+    assert!(e.starts_with("oekaki: error:") && e.contains("unknown preprocessor") && !e.contains('\n'), "{e}");
+    let e = run(&[
+        "preprocess",
+        "canny",
+        "--in",
+        sketch.to_str().unwrap(),
+        "--low",
+        "300",
+        "--out",
+        never.to_str().unwrap(),
+    ]);
+    assert!(e.contains("low <= high"), "{e}");
+    let e = run(&[
+        "preprocess",
+        "canny",
+        "--in",
+        dir.path().join("missing.png").to_str().unwrap(),
+        "--out",
+        never.to_str().unwrap(),
+    ]);
+    assert!(e.contains("missing.png"), "{e}");
+    assert!(!never.exists());
+}

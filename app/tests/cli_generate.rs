@@ -77,6 +77,48 @@ fn txt2img_through_the_cli_matches_diffusers_and_records_parameters() {
 }
 
 #[test]
+fn a_controlnet_guided_generation_through_the_cli_matches_diffusers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cn.png");
+    let o = oekaki(&[
+        "generate",
+        "--model",
+        &fixture("tiny-sd15"),
+        "--prompt",
+        "a cat sitting on a red sofa, oil painting",
+        "--steps",
+        "8",
+        "--cfg",
+        "7",
+        "--sampler",
+        "euler_a",
+        "--seed",
+        "1234",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--ep",
+        "cpu",
+        "--control",
+        &fixture("inputs/control.png"),
+        "--control-model",
+        &fixture("tiny-controlnet"),
+        "--control-scale",
+        "0.8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = image::open(&out).unwrap().to_rgb8();
+    let want = image::open(fixture("reference/cn_txt2img_euler_a.png")).unwrap().to_rgb8();
+    let worst = got.as_raw().iter().zip(want.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    assert!(worst <= 2, "CLI output differs from diffusers by {worst}/255");
+    let params = oekaki::io::png_text::parameters_from_png(&std::fs::read(&out).unwrap()).unwrap().unwrap();
+    assert!(params.contains("ControlNet 0: \"Model: tiny-controlnet, Weight: 0.8"), "{params}");
+}
+
+#[test]
 fn bad_requests_fail_with_one_clear_line_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("never.png");
@@ -102,6 +144,36 @@ fn bad_requests_fail_with_one_clear_line_and_write_nothing() {
     let inpaint = fixture("tiny-sd15-inpaint");
     let o = oekaki(&["generate", "--model", &inpaint, "--prompt", "x", "--out", out_s]);
     assert!(one_line_error(&o).contains("inpainting model"));
+
+    // ControlNet: counts must pair up, the folder must be a ControlNet, the base needs its ControlNet UNet.
+    let control = fixture("inputs/control.png");
+    let cn = fixture("tiny-controlnet");
+    assert!(with(&["--control", &control]).contains("1 --control images but 0 --control-model"));
+    let e = with(&["--control", &control, "--control-model", &cn, "--control-scale", "1", "--control-scale", "2"]);
+    assert!(e.contains("2 values of --control-scale for 1 --control"), "{e}");
+    let e = with(&["--control", &control, "--control-model", &cn, "--control-start", "0.8", "--control-end", "0.2"]);
+    assert!(e.contains("start < end"), "{e}");
+    assert!(with(&["--control", &control, "--control-model", &model]).contains("not a ControlNet folder"));
+    let o = oekaki(&[
+        "generate",
+        "--model",
+        &inpaint,
+        "--prompt",
+        "x",
+        "--init",
+        &init,
+        "--mask",
+        &fixture("inputs/mask.png"),
+        "--control",
+        &control,
+        "--control-model",
+        &cn,
+        "--steps",
+        "2",
+        "--out",
+        out_s,
+    ]);
+    assert!(one_line_error(&o).contains("no ControlNet-capable UNet"));
     assert!(!out.exists(), "a failed job must not write its output");
 }
 

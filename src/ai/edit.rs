@@ -126,6 +126,10 @@ pub fn region_request(doc: &Document, kind: EditKind, region: &Region, base: &Re
         let crop = crop_rgb(doc, region.context);
         req.init = Some(to_pixels(image::imageops::resize(&crop, w, h, FilterType::Lanczos3)));
     }
+    // Control images cover the document: they get the same context crop as the picture.
+    for c in &mut req.controls {
+        c.image = crop_control(&c.image, doc, region.context);
+    }
     if kind == EditKind::Inpaint {
         let m = &region.model_mask;
         let mask = GrayImage::from_raw(m.width() as u32, m.height() as u32, m.data.clone()).unwrap_or_default();
@@ -133,6 +137,21 @@ pub fn region_request(doc: &Document, kind: EditKind, region: &Region, base: &Re
         req.mask = Some(Pixels { width: w as usize, height: h as usize, data: scaled.into_raw() });
     }
     req
+}
+
+/// A document-sized control image (resized to the document first if it is not) cut to `rect`.
+fn crop_control(image: &Pixels, doc: &Document, rect: Rect) -> Pixels {
+    let Some(img) = RgbImage::from_raw(image.width as u32, image.height as u32, image.data.clone()) else {
+        return image.clone();
+    };
+    let img = if (img.width(), img.height()) == (doc.width, doc.height) {
+        img
+    } else {
+        image::imageops::resize(&img, doc.width, doc.height, FilterType::Lanczos3)
+    };
+    let crop =
+        image::imageops::crop_imm(&img, rect.x0 as u32, rect.y0 as u32, rect.width() as u32, rect.height() as u32);
+    to_pixels(crop.to_image())
 }
 
 /// The generated picture scaled back over the region, with the paste mask as alpha (straight RGBA).

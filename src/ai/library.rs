@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::controlnet;
 use super::model::{ModelFolder, UnetKind};
 use super::scheduler::SamplerKind;
 
@@ -19,6 +20,8 @@ pub enum ModelKind {
     Instruct,
     /// A latent-consistency (LCM) distilled UNet: few steps, low CFG.
     Lcm,
+    /// A ControlNet (guides a base model that has a ControlNet-capable UNet).
+    ControlNet,
 }
 
 /// A usable model folder.
@@ -31,6 +34,8 @@ pub struct ModelInfo {
     /// What the model cannot do (e.g. no VAE encoder: text-to-image only).
     pub notes: Vec<String>,
     pub preset: Preset,
+    /// A base model with `controlnet/model.onnx`, so ControlNets can guide it.
+    pub takes_controlnet: bool,
 }
 
 impl ModelInfo {
@@ -41,12 +46,13 @@ impl ModelInfo {
             ModelKind::Inpainting => format!("{} inpainting", self.family),
             ModelKind::Instruct => "InstructPix2Pix".to_string(),
             ModelKind::Lcm => format!("{} LCM", self.family),
+            ModelKind::ControlNet => format!("{} ControlNet", self.family),
         }
     }
 
     /// Can this model refine or inpaint (it has a VAE encoder)?
     pub fn edits_images(&self) -> bool {
-        self.notes.is_empty()
+        self.kind != ModelKind::ControlNet && self.notes.is_empty()
     }
 }
 
@@ -149,6 +155,10 @@ pub fn default_folder() -> Option<PathBuf> {
 /// Check one model folder.
 pub fn inspect(dir: &Path) -> ModelEntry {
     let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    if controlnet::is_controlnet(dir) {
+        let status = controlnet::model_file(dir).map(|_| describe_controlnet(dir)).map_err(|e| e.to_string());
+        return ModelEntry { dir: dir.to_path_buf(), name, status };
+    }
     let status = match ModelFolder::open(dir) {
         Ok(folder) => Ok(describe(&folder)),
         Err(e) => {
@@ -159,6 +169,23 @@ pub fn inspect(dir: &Path) -> ModelEntry {
     ModelEntry { dir: dir.to_path_buf(), name, status }
 }
 
+fn read_config(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn describe_controlnet(dir: &Path) -> ModelInfo {
+    let cfg = read_config(&dir.join("config.json"));
+    let get = |k: &str| cfg.as_ref().and_then(|c| c.get(k)).and_then(serde_json::Value::as_u64);
+    ModelInfo {
+        kind: ModelKind::ControlNet,
+        family: if get("cross_attention_dim") == Some(1024) { "SD2.x" } else { "SD1.x" },
+        native_size: get("sample_size").unwrap_or(64) as usize * 8,
+        notes: Vec::new(),
+        preset: fallback(),
+        takes_controlnet: false,
+    }
+}
+
 fn describe(folder: &ModelFolder) -> ModelInfo {
     let kind = match folder.kind {
         UnetKind::Inpainting => ModelKind::Inpainting,
@@ -166,16 +193,21 @@ fn describe(folder: &ModelFolder) -> ModelInfo {
         UnetKind::Standard if folder.time_cond_proj_dim.is_some() => ModelKind::Lcm,
         UnetKind::Standard => ModelKind::Standard,
     };
-    let width = std::fs::read_to_string(folder.dir.join("text_encoder").join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    let width = read_config(&folder.dir.join("text_encoder").join("config.json"))
         .and_then(|v| v.get("hidden_size").and_then(serde_json::Value::as_u64));
     let family = if width == Some(1024) { "SD2.x" } else { "SD1.x" };
     let mut notes = Vec::new();
     if folder.vae_encoder.is_none() {
         notes.push("no vae_encoder/model.onnx: text-to-image only".to_string());
     }
-    ModelInfo { kind, family, native_size: folder.native_size(), notes, preset: preset_for(&folder.dir, kind) }
+    ModelInfo {
+        kind,
+        family,
+        native_size: folder.native_size(),
+        notes,
+        preset: preset_for(&folder.dir, kind),
+        takes_controlnet: folder.dir.join(controlnet::CONTROL_UNET).is_file(),
+    }
 }
 
 /// Every required part a folder lacks, for a report that names them all at once.
@@ -213,6 +245,7 @@ fn loose_file_report(path: &Path) -> Option<String> {
 /// Does `dir` look like an attempt at a model folder (so a broken one is reported, not silently skipped)?
 fn looks_like_model(dir: &Path) -> bool {
     ["model_index.json", "unet", "text_encoder", "vae_decoder"].iter().any(|p| dir.join(p).exists())
+        || controlnet::is_controlnet(dir)
 }
 
 /// All models in `folders`: each folder is a model folder itself or holds model folders (one level down).
@@ -263,6 +296,10 @@ mod tests {
         assert_eq!(label("tiny-sd15-ip2p"), "InstructPix2Pix");
         assert_eq!(label("tiny-sd15-lcm"), "SD1.x LCM");
         assert_eq!(label("tiny-sd15-legacy"), "SD1.x");
+        assert_eq!(label("tiny-controlnet"), "SD1.x ControlNet");
+        let takes =
+            |name: &str| entries.iter().find(|e| e.name == name).unwrap().status.as_ref().unwrap().takes_controlnet;
+        assert!(takes("tiny-sd15") && !takes("tiny-sd15-inpaint"));
         // folders that are not models (inputs/, reference/) are not listed
         assert!(entries.iter().all(|e| e.name.starts_with("tiny-")), "{:?}", entries.iter().map(|e| &e.name));
         // a model folder given directly is one entry

@@ -1,11 +1,13 @@
 //! Local AI: ONNX Runtime (loaded at run time), Stable Diffusion model folders, prompts, samplers and the
 //! pipelines built from shared stages. Everything here is headless; the studio and the CLI call the same code.
 
+pub mod controlnet;
 pub mod edit;
 pub mod library;
 pub mod model;
 pub mod onnx_file;
 pub mod pipeline;
+pub mod preprocess;
 pub mod rng;
 pub mod runtime;
 pub mod scheduler;

@@ -2,12 +2,15 @@
 //! and masked-image latents of 9-channel inpainting UNets or the image latents of InstructPix2Pix UNets), runs the
 //! UNet, combines the predictions (classifier-free guidance, InstructPix2Pix 3-way guidance, or none), steps the
 //! sampler, and for inpainting with an ordinary UNet puts the re-noised original back outside the mask.
+//! With ControlNets, the steps inside their window run them first and feed the summed residuals to the
+//! ControlNet-capable UNet; the other steps (and every step of a plain generation) use the plain UNet.
 
 use std::time::Instant;
 
 use super::prompt_encoder::Conditioning;
 use super::vae::Latents;
 use crate::ai::AiError;
+use crate::ai::controlnet::{Control, residual_names};
 use crate::ai::rng::TorchRng;
 use crate::ai::scheduler::Scheduler;
 use crate::ai::session::{Elem, Feed, Model};
@@ -51,6 +54,18 @@ pub struct StepInfo<'a> {
     pub latents: &'a Latents,
 }
 
+/// ControlNet guidance for the loop.
+pub struct ControlStage<'a> {
+    /// The base model's ControlNet-capable UNet.
+    pub unet: &'a mut Model,
+    /// The ControlNet sessions, one per distinct folder.
+    pub nets: Vec<&'a mut Model>,
+    /// (index into `nets`, the request's control, its image as `[3, H, W]` in [0, 1]).
+    pub controls: Vec<(usize, &'a Control, Vec<f32>)>,
+    /// Control image size (the generation size).
+    pub size: [usize; 2],
+}
+
 pub struct Denoise<'a> {
     pub unet: &'a mut Model,
     pub scheduler: &'a mut Scheduler,
@@ -59,6 +74,7 @@ pub struct Denoise<'a> {
     pub blend: Option<Blend<'a>>,
     /// LCM guidance embedding `[1, d]`.
     pub timestep_cond: Option<Vec<f32>>,
+    pub control: Option<ControlStage<'a>>,
 }
 
 /// Wall time of each UNet step.
@@ -67,12 +83,67 @@ pub struct LoopResult {
     pub step_times: Vec<f64>,
 }
 
-fn timestep_feed(unet: &Model, t: f64) -> Feed {
-    let shape = unet.input("timestep").map(|s| s.shape.clone()).unwrap_or_default();
+/// A scalar for `input`, shaped as the model declares it (`[]`, `[1]` or `[n]`).
+fn scalar_feed(model: &Model, input: &str, v: f32) -> Feed {
+    let shape = model.input(input).map(|s| s.shape.clone()).unwrap_or_default();
     match shape.as_slice() {
-        [] => Feed::F32(vec![], vec![t as f32]),
-        [n] if *n > 1 => Feed::F32(vec![*n as usize], vec![t as f32; *n as usize]),
-        _ => Feed::F32(vec![1], vec![t as f32]),
+        [] => Feed::F32(vec![], vec![v]),
+        [n] if *n > 1 => Feed::F32(vec![*n as usize], vec![v; *n as usize]),
+        _ => Feed::F32(vec![1], vec![v]),
+    }
+}
+
+/// One extra UNet input made by the ControlNets.
+struct Residual {
+    name: String,
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+/// What the UNet is about to see for one batch: the latents (without extra channels) and the text.
+struct UnetBatch<'b> {
+    sample: &'b [f32],
+    sample_shape: [usize; 4],
+    hidden: &'b [f32],
+    hidden_shape: [usize; 3],
+}
+
+impl ControlStage<'_> {
+    /// The summed residuals of the ControlNets active at step `[i, n]` for one UNet batch, or `None` when
+    /// none is (the plain UNet runs then).
+    fn residuals(&mut self, [i, n]: [usize; 2], t: f64, batch: &UnetBatch) -> Result<Option<Vec<Residual>>, AiError> {
+        let b = batch.sample_shape[0];
+        let [h, w] = self.size;
+        let mut sum: Option<Vec<Residual>> = None;
+        for (net, control, image) in &self.controls {
+            if !control.active(i, n) {
+                continue;
+            }
+            let model = &mut *self.nets[*net];
+            let names = residual_names(model.outputs.iter().map(String::as_str));
+            let cond: Vec<f32> = (0..b).flat_map(|_| image.iter().copied()).collect();
+            let feeds = vec![
+                ("sample", Feed::F32(batch.sample_shape.to_vec(), batch.sample.to_vec())),
+                ("timestep", scalar_feed(model, "timestep", t as f32)),
+                ("encoder_hidden_states", Feed::F32(batch.hidden_shape.to_vec(), batch.hidden.to_vec())),
+                ("controlnet_cond", Feed::F32(vec![b, 3, h, w], cond)),
+                ("conditioning_scale", scalar_feed(model, "conditioning_scale", control.scale)),
+            ];
+            let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+            let outs = model.run(feeds, &wanted)?;
+            match &mut sum {
+                None => {
+                    let all = names.into_iter().zip(outs);
+                    sum = Some(all.map(|(name, o)| Residual { name, shape: o.shape, data: o.data }).collect());
+                }
+                Some(acc) => {
+                    for (r, o) in acc.iter_mut().zip(outs) {
+                        r.data.iter_mut().zip(o.data).for_each(|(x, y)| *x += y);
+                    }
+                }
+            }
+        }
+        Ok(sum)
     }
 }
 
@@ -81,6 +152,7 @@ impl Denoise<'_> {
     /// as one batch.
     fn predict(
         &mut self,
+        step: [usize; 2],
         t: f64,
         entries: &[(Vec<f32>, &Conditioning)],
         shape: [usize; 3],
@@ -94,17 +166,37 @@ impl Denoise<'_> {
             let sample: Vec<f32> = group.iter().flat_map(|(x, _)| x.iter().copied()).collect();
             let cond0 = group[0].1;
             let hidden: Vec<f32> = group.iter().flat_map(|(_, c)| c.data.iter().copied()).collect();
+            let hidden_shape = [b, cond0.tokens, cond0.width];
+            // ControlNets see the latents only (no inpainting / instruct channels).
+            let residuals = match self.control.as_mut() {
+                Some(stage) => {
+                    let latents: Vec<f32> = group.iter().flat_map(|(x, _)| x[..4 * h * w].iter().copied()).collect();
+                    let batch =
+                        UnetBatch { sample: &latents, sample_shape: [b, 4, h, w], hidden: &hidden, hidden_shape };
+                    stage.residuals(step, t, &batch)?
+                }
+                None => None,
+            };
+            let unet: &mut Model = match (&residuals, self.control.as_mut()) {
+                (Some(_), Some(stage)) => stage.unet,
+                _ => self.unet,
+            };
+            let residuals = residuals.unwrap_or_default();
+            let names: Vec<String> = residuals.iter().map(|r| r.name.clone()).collect();
             let mut feeds = vec![
                 ("sample", Feed::F32(vec![b, c, h, w], sample)),
-                ("timestep", timestep_feed(self.unet, t)),
-                ("encoder_hidden_states", Feed::F32(vec![b, cond0.tokens, cond0.width], hidden)),
+                ("timestep", scalar_feed(unet, "timestep", t as f32)),
+                ("encoder_hidden_states", Feed::F32(hidden_shape.to_vec(), hidden)),
             ];
             if let Some(tc) = &self.timestep_cond {
                 let d = tc.len();
                 let rep: Vec<f32> = (0..b).flat_map(|_| tc.iter().copied()).collect();
                 feeds.push(("timestep_cond", Feed::F32(vec![b, d], rep)));
             }
-            let result = self.unet.run(feeds, &["out_sample"])?.remove(0);
+            for (r, name) in residuals.into_iter().zip(&names) {
+                feeds.push((name.as_str(), Feed::F32(r.shape, r.data)));
+            }
+            let result = unet.run(feeds, &["out_sample"])?.remove(0);
             let per = result.data.len() / b;
             if per * b != result.data.len() || per != 4 * h * w {
                 return Err(AiError::Model("the UNet returned an unexpected shape".into()));
@@ -161,11 +253,11 @@ impl Denoise<'_> {
             let eps: Vec<f32> = match self.guidance {
                 Guidance::None { cond } => {
                     let entries = [(self.with_extra(&x, false), cond)];
-                    self.predict(t, &entries, shape)?.remove(0)
+                    self.predict([i, total], t, &entries, shape)?.remove(0)
                 }
                 Guidance::Cfg { cond, uncond, scale } => {
                     let entries = [(self.with_extra(&x, false), uncond), (self.with_extra(&x, false), cond)];
-                    let p = self.predict(t, &entries, shape)?;
+                    let p = self.predict([i, total], t, &entries, shape)?;
                     p[0].iter().zip(&p[1]).map(|(u, c)| u + scale * (c - u)).collect()
                 }
                 Guidance::Instruct { cond, uncond, scale, image_scale } => {
@@ -174,7 +266,7 @@ impl Denoise<'_> {
                         (self.with_extra(&x, false), uncond),
                         (self.with_extra(&x, true), uncond),
                     ];
-                    let p = self.predict(t, &entries, shape)?;
+                    let p = self.predict([i, total], t, &entries, shape)?;
                     (0..p[0].len())
                         .map(|k| {
                             let (text, image, none) = (p[0][k], p[1][k], p[2][k]);

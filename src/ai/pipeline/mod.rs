@@ -11,11 +11,12 @@ pub mod vae;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use denoise::{Blend, Denoise, Extra, Guidance, StepInfo};
+use denoise::{Blend, ControlStage, Denoise, Extra, Guidance, StepInfo};
 use prompt_encoder::{Conditioning, FinalNorm, PromptEncoder};
 use vae::{Latents, Sampling};
 
 use super::AiError;
+use super::controlnet::{self, CONTROL_UNET, Control};
 use super::model::{ModelFolder, UnetKind};
 use super::rng::TorchRng;
 use super::scheduler::{SamplerKind, Scheduler};
@@ -51,6 +52,8 @@ pub struct Request {
     pub init: Option<Pixels>,
     /// Grey mask, white = repaint.
     pub mask: Option<Pixels>,
+    /// ControlNets guiding the generation (their residuals are summed).
+    pub controls: Vec<Control>,
 }
 
 impl Request {
@@ -74,6 +77,13 @@ impl Request {
         }
         if self.clip_skip > 1 {
             p.set("Clip skip", self.clip_skip.to_string());
+        }
+        for (i, c) in self.controls.iter().enumerate() {
+            let name = c.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            // As A1111's ControlNet extension writes it; `set` quotes the value (it holds commas).
+            let text =
+                format!("Model: {name}, Weight: {}, Guidance Start: {}, Guidance End: {}", c.scale, c.start, c.end);
+            p.set(&format!("ControlNet {i}"), text);
         }
         p.to_text()
     }
@@ -133,6 +143,9 @@ pub struct Loaded {
     pub vae_decoder: Model,
     final_norm: Option<FinalNorm>,
     device: Device,
+    /// Loaded on the first request with ControlNets.
+    control_unet: Option<Model>,
+    controlnets: Vec<(PathBuf, Model)>,
 }
 
 impl Loaded {
@@ -199,6 +212,8 @@ impl Engine {
                 vae_decoder,
                 final_norm,
                 device: self.device,
+                control_unet: None,
+                controlnets: Vec::new(),
             });
         }
         self.loaded.as_mut().ok_or_else(|| AiError::Model("no model loaded".into()))
@@ -262,6 +277,62 @@ fn check_request(folder: &ModelFolder, req: &Request) -> Result<Mode, AiError> {
         )));
     }
     Ok(mode)
+}
+
+/// Loads the ControlNet-capable UNet and the request's ControlNets (kept for later jobs) and checks that they
+/// fit together; `false` when the request has none.
+fn load_controls(loaded: &mut Loaded, req: &Request, mode: Mode) -> Result<bool, AiError> {
+    if req.controls.is_empty() {
+        return Ok(false);
+    }
+    if mode == Mode::Instruct {
+        return Err(AiError::Input("ControlNet does not combine with InstructPix2Pix models".into()));
+    }
+    if loaded.control_unet.is_none() {
+        let path = loaded.folder.dir.join(CONTROL_UNET);
+        if !path.is_file() {
+            return Err(AiError::Model(format!(
+                "this model has no ControlNet-capable UNet: missing {}",
+                path.display()
+            )));
+        }
+        loaded.control_unet = Some(Model::load(&path, loaded.device)?);
+    }
+    for c in &req.controls {
+        if !loaded.controlnets.iter().any(|(p, _)| p == &c.model) {
+            let net = Model::load(&controlnet::model_file(&c.model)?, loaded.device)?;
+            loaded.controlnets.push((c.model.clone(), net));
+        }
+    }
+    if let Some(unet) = &loaded.control_unet {
+        for (_, net) in &loaded.controlnets {
+            controlnet::check_fit(net, unet)?;
+        }
+    }
+    Ok(true)
+}
+
+fn control_stage<'a>(
+    control_unet: &'a mut Option<Model>,
+    controlnets: &'a mut [(PathBuf, Model)],
+    req: &'a Request,
+) -> Result<ControlStage<'a>, AiError> {
+    let unet = control_unet.as_mut().ok_or_else(|| AiError::Model("no ControlNet UNet loaded".into()))?;
+    let mut nets = Vec::new();
+    let mut controls = Vec::new();
+    let mut used: Vec<&PathBuf> = Vec::new();
+    for (path, net) in controlnets.iter_mut() {
+        if req.controls.iter().any(|c| &c.model == path) {
+            used.push(path);
+            nets.push(net);
+        }
+    }
+    for c in &req.controls {
+        let index =
+            used.iter().position(|p| *p == &c.model).ok_or_else(|| AiError::Model("ControlNet not loaded".into()))?;
+        controls.push((index, c, c.tensor(req.width, req.height)?));
+    }
+    Ok(ControlStage { unet, nets, controls, size: [req.height, req.width] })
 }
 
 /// LCM's guidance-scale embedding (`get_guidance_scale_embedding`).
@@ -407,10 +478,13 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
         _ => None,
     };
     let timestep_cond = lcm_dim.map(|d| guidance_embedding(req.cfg, d));
-    let result = Denoise { unet: &mut loaded.unet, scheduler: &mut scheduler, guidance, extra, blend, timestep_cond }
-        .run(latents, &mut rng, &mut |s: &StepInfo| {
-        progress(&Progress::Step { step: s.step, total: s.total, latents: s.latents })
-    })?;
+    let control = load_controls(loaded, req, mode)?;
+    let control = control.then(|| control_stage(&mut loaded.control_unet, &mut loaded.controlnets, req)).transpose()?;
+    let result =
+        Denoise { unet: &mut loaded.unet, scheduler: &mut scheduler, guidance, extra, blend, timestep_cond, control }
+            .run(latents, &mut rng, &mut |s: &StepInfo| {
+            progress(&Progress::Step { step: s.step, total: s.total, latents: s.latents })
+        })?;
     timings.unet_steps = result.step_times;
 
     let t_dec = Instant::now();

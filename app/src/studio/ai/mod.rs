@@ -183,7 +183,9 @@ impl Studio {
                         [] => format!("{}: no models found in this folder", dir.display()),
                         [one] => match &one.status {
                             Ok(info) => {
-                                self.settings.ai.model = Some(one.dir.clone());
+                                if info.kind != library::ModelKind::ControlNet {
+                                    self.settings.ai.model = Some(one.dir.clone());
+                                }
                                 format!("model added: {} ({})", one.name, info.label())
                             }
                             Err(e) => format!("{}: {e}", one.name),
@@ -193,7 +195,9 @@ impl Studio {
                 }
                 let known = self.settings.ai.model.as_ref().is_some_and(|p| models.iter().any(|m| &m.dir == p));
                 if !known {
-                    self.settings.ai.model = models.iter().find(|m| m.status.is_ok()).map(|m| m.dir.clone());
+                    let base =
+                        |m: &&ModelEntry| m.status.as_ref().is_ok_and(|i| i.kind != library::ModelKind::ControlNet);
+                    self.settings.ai.model = models.iter().find(base).map(|m| m.dir.clone());
                 }
                 self.ai.models = models;
             }

@@ -60,6 +60,10 @@ fn model_picker(s: &mut Studio, ui: &mut egui::Ui) {
         egui::ComboBox::from_id_salt("ai model").selected_text(current).width(160.0).show_ui(ui, |ui| {
             for m in &s.ai.models {
                 match &m.status {
+                    Ok(info) if info.kind == ModelKind::ControlNet => {
+                        ui.add_enabled(false, egui::Button::new(format!("{} ({})", m.name, info.label())))
+                            .on_disabled_hover_text("A ControlNet guides a base model; it is not one itself");
+                    }
                     Ok(info) => {
                         let chosen = s.settings.ai.model.as_ref() == Some(&m.dir);
                         if ui.selectable_label(chosen, format!("{} ({})", m.name, info.label())).clicked() {
@@ -191,7 +195,7 @@ fn actions(s: &mut Studio, ui: &mut egui::Ui) {
     let kind = chosen_info(s).map(|i| (i.kind, i.edits_images()));
     let selected = s.editor.doc.selection.active;
     let (generate, refine, inpaint) = match kind {
-        None => (false, false, false),
+        None | Some((ModelKind::ControlNet, _)) => (false, false, false),
         Some((ModelKind::Instruct, edits)) => (false, edits, false),
         Some((ModelKind::Inpainting, edits)) => (false, false, edits && selected),
         Some((_, edits)) => (true, edits, edits && selected),

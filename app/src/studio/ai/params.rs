@@ -132,6 +132,7 @@ impl AiParams {
             clip_skip: self.clip_skip.clamp(1, 12),
             init: None,
             mask: None,
+            controls: Vec::new(),
         }
     }
 
