@@ -168,12 +168,16 @@ def load_base(pt_dir):
 
 
 @torch.no_grad()
-def make_controlnet(unet):
+def make_controlnet(unet, conditioning_embedding_out_channels=COND_EMBEDDING_CHANNELS, seed=SEED_CONTROLNET,
+                    seed_randomize=SEED_RANDOMIZE):
+    """ControlNetModel.from_unet(unet) with the conditioning embedding and the zero convolutions redrawn (see the
+    module docstring). Also used by make_bench_controlnet.py for the full-size benchmark ControlNet."""
     from diffusers import ControlNetModel
 
-    torch.manual_seed(SEED_CONTROLNET)
-    cn = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=COND_EMBEDDING_CHANNELS).eval()
-    g = torch.Generator("cpu").manual_seed(SEED_RANDOMIZE)
+    torch.manual_seed(seed)
+    cn = ControlNetModel.from_unet(
+        unet, conditioning_embedding_out_channels=conditioning_embedding_out_channels).eval()
+    g = torch.Generator("cpu").manual_seed(seed_randomize)
 
     def redraw(conv, gain):
         fan_in = conv.weight[0].numel()
@@ -205,25 +209,48 @@ def unet_forward(unet):
     return forward
 
 
-def export(module, forward, args, path, input_names, output_names, dynamic_axes):
+def export(module, forward, args, path, input_names, output_names, dynamic_axes, external_data=False):
     """Exports `module` with its forward temporarily replaced (so initializer names are the module's own
-    state-dict names, like optimum's unet/model.onnx)."""
+    state-dict names, like optimum's unet/model.onnx).
+
+    external_data=False: one self-contained file (models under 2 GB); returns the ModelProto.
+    external_data=True (models over 2 GB): torch writes one file per tensor into a temporary folder next to
+    `path`; that is loaded, the folder deleted, and the model re-saved as `path` + one `<name>_data` file (like
+    onnx/export_diffusers.py); returns None (the proto is not kept in memory)."""
     import onnx
 
-    buf = io.BytesIO()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / (path.name + ".tmp-export")
+    if external_data:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        target = str(tmp / path.name)
+    else:
+        target = io.BytesIO()
     module.forward = forward
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, args, buf, dynamo=False, opset_version=OPSET, do_constant_folding=True,
+            torch.onnx.export(module, args, target, dynamo=False, opset_version=OPSET, do_constant_folding=True,
                               input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes)
     finally:
         del module.forward
-    model = onnx.load_from_string(buf.getvalue())
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(model, str(path), save_as_external_data=False)
-    return model
+    if not external_data:
+        model = onnx.load_from_string(target.getvalue())
+        onnx.checker.check_model(model)
+        onnx.save_model(model, str(path), save_as_external_data=False)
+        return model
+    model = onnx.load(target, load_external_data=True)
+    shutil.rmtree(tmp)  # before writing the new copy: only one copy of the weights on disk at a time
+    for stale in (path, path.with_name(path.name + "_data")):
+        if stale.exists():
+            stale.unlink()
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=path.name + "_data", size_threshold=100)
+    del model
+    onnx.checker.check_model(str(path))
+    return None
 
 
 def residual_axes(shapes, latent_hw):
@@ -236,7 +263,7 @@ def residual_axes(shapes, latent_hw):
     return axes
 
 
-def dummy_inputs(unet, batch=2, hw=8):
+def dummy_inputs(unet, batch=2, hw=8):  # unet: a UNet or ControlNet (reads config.cross_attention_dim)
     g = torch.Generator("cpu").manual_seed(0)
     sample = torch.randn((batch, 4, hw, hw), generator=g)
     ehs = torch.randn((batch, 77, unet.config.cross_attention_dim), generator=g)
@@ -244,30 +271,48 @@ def dummy_inputs(unet, batch=2, hw=8):
     return sample, torch.tensor(501.0), ehs, cond, torch.tensor(0.8)
 
 
-def export_models(cn, unet):
-    sample, t, ehs, cond, scale = dummy_inputs(unet)
+BASE_AXES = {"sample": {0: "batch_size", 2: "height", 3: "width"},
+             "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}}
+
+
+def export_controlnet(cn, cn_dir=CN_DIR, hw=8, external_data=False):
+    """Replaces cn_dir with {model.onnx, config.json} of the ControlNet `cn`, traced on dummy_inputs(cn, 2, hw).
+    Returns the dummy residuals (the tracing inputs for export_controlnet_unet)."""
+    sample, t, ehs, cond, scale = dummy_inputs(cn, hw=hw)
     with torch.no_grad():
         res = controlnet_forward(cn)(sample, t, ehs, cond, scale)
     assert len(res) == len(RESIDUAL_NAMES), len(res)
     r_axes = residual_axes([r.shape for r in res], sample.shape[-1])
-    base_axes = {"sample": {0: "batch_size", 2: "height", 3: "width"},
-                 "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}}
-
-    if CN_DIR.exists():
-        shutil.rmtree(CN_DIR)
-    export(cn, controlnet_forward(cn), (sample, t, ehs, cond, scale), CN_DIR / "model.onnx",
+    if cn_dir.exists():
+        shutil.rmtree(cn_dir)
+    export(cn, controlnet_forward(cn), (sample, t, ehs, cond, scale), cn_dir / "model.onnx",
            ["sample", "timestep", "encoder_hidden_states", "controlnet_cond", "conditioning_scale"],
            RESIDUAL_NAMES,
-           {**base_axes, "controlnet_cond": {0: "batch_size", 2: "image_height", 3: "image_width"}, **r_axes})
-    cn.save_config(str(CN_DIR))
-    strip_name_or_path(CN_DIR / "config.json")
+           {**BASE_AXES, "controlnet_cond": {0: "batch_size", 2: "image_height", 3: "image_width"}, **r_axes},
+           external_data=external_data)
+    cn.save_config(str(cn_dir))
+    strip_name_or_path(cn_dir / "config.json")
+    return res
 
-    if UNET_CN_DIR.exists():
-        shutil.rmtree(UNET_CN_DIR)
-    export(unet, unet_forward(unet), (sample, t, ehs, *res), UNET_CN_DIR / "model.onnx",
+
+def export_controlnet_unet(unet, res, unet_cn_dir=UNET_CN_DIR, unet_config=FIXTURES / MODEL / "unet" / "config.json",
+                           external_data=False):
+    """Replaces unet_cn_dir with {model.onnx, config.json (a byte copy of unet_config)} of the UNet taking the 13
+    residuals; `res` = export_controlnet's dummy residuals (their latent size fixes the tracing size)."""
+    sample, t, ehs, _, _ = dummy_inputs(unet, hw=res[0].shape[-1])
+    r_axes = residual_axes([r.shape for r in res], sample.shape[-1])
+    if unet_cn_dir.exists():
+        shutil.rmtree(unet_cn_dir)
+    export(unet, unet_forward(unet), (sample, t, ehs, *res), unet_cn_dir / "model.onnx",
            ["sample", "timestep", "encoder_hidden_states", *RESIDUAL_NAMES], ["out_sample"],
-           {**base_axes, **r_axes, "out_sample": {0: "batch_size", 2: "height", 3: "width"}})
-    shutil.copyfile(FIXTURES / MODEL / "unet" / "config.json", UNET_CN_DIR / "config.json")
+           {**BASE_AXES, **r_axes, "out_sample": {0: "batch_size", 2: "height", 3: "width"}},
+           external_data=external_data)
+    shutil.copyfile(unet_config, unet_cn_dir / "config.json")
+
+
+def export_models(cn, unet):
+    res = export_controlnet(cn)
+    export_controlnet_unet(unet, res)
 
 
 def strip_name_or_path(path):

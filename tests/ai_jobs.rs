@@ -59,6 +59,7 @@ fn job(doc: &Document, name: &str, steps: usize, seeds: Vec<u64>) -> EditJob {
         },
         seeds,
         prelude: None,
+        guide: None,
     }
 }
 

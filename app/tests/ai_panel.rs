@@ -284,3 +284,54 @@ fn a_provider_failure_offers_to_retry_on_the_cpu() {
     assert!(s.ai.cards[0].title.ends_with("(CPU)"));
     assert_eq!(s.ai.cards[0].candidates.len(), 1);
 }
+
+#[test]
+fn a_sketch_layer_guides_a_generation_through_a_controlnet() {
+    let mut h = harness("tiny-sd15", 3);
+    // A sketch layer: dark lines on transparent, above the picture.
+    let sketch_id = {
+        let s = h.state_mut();
+        let mut px = Surface::new([0; 4]);
+        for x in 20..170 {
+            px.write_rect(oekaki::geom::Rect::new(x, 60, x + 1, 63), &[[0, 0, 0, 255]; 3]);
+        }
+        let layer = s.editor.doc.new_raster_layer("Sketch", px);
+        let id = layer.id;
+        s.apply(Command::AddLayer { parent: None, index: 1, layer: Box::new(layer) });
+        id
+    };
+    let run = |h: &mut Harness<Studio>| {
+        let n = h.state().ai.cards.len();
+        h.get_by_label("Generate").click();
+        h.run_steps(2);
+        wait(h, "the generation", |s| s.ai.cards.len() == n + 1 && s.ai.cards[n].state != JobState::Running);
+        let card = &h.state().ai.cards[n];
+        assert_eq!(card.state, JobState::Done, "{}", h.state().status);
+        card.candidates[0].candidate.clone()
+    };
+    let plain = run(&mut h);
+    {
+        let s = h.state_mut();
+        s.settings.ai.guide = true;
+        s.settings.ai.guide_model = Some(fixtures().join("tiny-controlnet"));
+        s.settings.ai.guide_preprocess = "invert".into();
+        s.ai.guide_layer = Some(sketch_id);
+    }
+    h.get_by_label("Guide (ControlNet)").click();
+    h.run_steps(2);
+    h.get_by_label("Show control image").click();
+    wait(&mut h, "the control image", |s| s.ai.guide_preview.is_some());
+    let guided = run(&mut h);
+    let pixels = |c: &oekaki::jobs::Candidate| match &c.command {
+        Command::AddLayer { layer, .. } => layer.surface().unwrap().read_rect(c.layer_rect),
+        _ => panic!("not a layer"),
+    };
+    assert_eq!(plain.seed, guided.seed, "same seed, so only the guide differs");
+    let differ = pixels(&plain).iter().zip(pixels(&guided)).filter(|(a, b)| a != &b).count();
+    assert!(differ > 1000, "the sketch changed the result ({differ} pixels differ)");
+    let id = h.state().ai.cards[1].id;
+    h.state_mut().ai_apply(id, 0);
+    h.run_steps(2);
+    let top = h.state().editor.doc.layers.last().unwrap();
+    assert!(top.props.params.as_deref().is_some_and(|p| p.contains("ControlNet 0: \"Model: tiny-controlnet")));
+}

@@ -101,6 +101,69 @@ pub fn plan(doc: &Document, kind: EditKind, opts: &EditOptions, multiple: usize)
     Ok(Region { context, work_width, work_height, model_mask, paste_mask })
 }
 
+/// A ControlNet guiding an edit by part of the document (usually the sketch layer): its source is rendered over
+/// the edit's context at the working size, then preprocessed, as A1111 runs the annotator at processing size.
+#[derive(Debug, Clone)]
+pub struct Guide {
+    /// The layer shown alone (its blend mode and opacity ignored), or `None` for the visible picture.
+    pub layer: Option<crate::doc::LayerId>,
+    pub preprocess: Option<super::preprocess::Kind>,
+    pub options: super::preprocess::Options,
+    /// The ControlNet folder.
+    pub model: std::path::PathBuf,
+    pub scale: f32,
+    pub start: f64,
+    pub end: f64,
+}
+
+impl Guide {
+    /// The control for `region` of `doc`.
+    pub fn control(&self, doc: &Document, region: &Region) -> Result<super::controlnet::Control, AiError> {
+        let (w, h) = (region.work_width as u32, region.work_height as u32);
+        let crop = guide_source(doc, self.layer, region.context)?;
+        let scaled = image::imageops::resize(&crop, w, h, FilterType::Lanczos3);
+        let mut image = to_pixels(scaled);
+        if let Some(kind) = self.preprocess {
+            image = super::preprocess::run(kind, &image, &self.options)?;
+        }
+        Ok(super::controlnet::Control {
+            image,
+            model: self.model.clone(),
+            scale: self.scale,
+            start: self.start,
+            end: self.end,
+        })
+    }
+}
+
+impl Guide {
+    /// The control image of the whole canvas at most `max_side` pixels on a side, to show before generating.
+    pub fn preview(&self, doc: &Document, max_side: u32) -> Result<Pixels, AiError> {
+        let source = guide_source(doc, self.layer, doc.bounds())?;
+        let k = (max_side as f32 / doc.width.max(doc.height) as f32).min(1.0);
+        let (w, h) = (((doc.width as f32 * k).round() as u32).max(1), ((doc.height as f32 * k).round() as u32).max(1));
+        let mut image = to_pixels(image::imageops::resize(&source, w, h, FilterType::Triangle));
+        if let Some(kind) = self.preprocess {
+            image = super::preprocess::run(kind, &image, &self.options)?;
+        }
+        Ok(image)
+    }
+}
+
+/// One layer alone (or the visible picture) under `rect`, over white.
+pub fn guide_source(doc: &Document, layer: Option<crate::doc::LayerId>, rect: Rect) -> Result<RgbImage, AiError> {
+    let Some(id) = layer else { return Ok(crop_rgb(doc, rect)) };
+    let mut l =
+        doc.layer(id).ok_or_else(|| AiError::Input("the guide layer is no longer in the document".into()))?.clone();
+    l.props.visible = true;
+    l.props.opacity = 1.0;
+    l.props.blend = crate::doc::BlendMode::Normal;
+    l.props.clip = false;
+    let mut alone = Document::new(doc.width, doc.height).map_err(|e| AiError::Input(e.to_string()))?;
+    alone.layers = vec![l];
+    Ok(crop_rgb(&alone, rect))
+}
+
 /// The flattened picture under `rect` as RGB over white (the paper), as the model should see it.
 pub fn crop_rgb(doc: &Document, rect: Rect) -> RgbImage {
     let px = render_rect(doc, rect);

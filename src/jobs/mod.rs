@@ -36,6 +36,8 @@ pub struct EditJob {
     pub seeds: Vec<u64>,
     /// A canvas change the result depends on (expanding the canvas); `doc` already shows it.
     pub prelude: Option<Prelude>,
+    /// A ControlNet guiding the edit by a layer or the picture.
+    pub guide: Option<crate::ai::edit::Guide>,
 }
 
 /// A change applied together with a candidate's layer, e.g. the canvas resize of an expansion.

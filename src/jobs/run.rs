@@ -88,7 +88,10 @@ fn candidates(engine: &mut Engine, mut job: EditJob, cancel: &AtomicBool, send: 
         }
         live()
     };
-    let prepared = edit::prepare(engine, &job.model, &job.doc, job.kind, &job.options, &job.request, &mut loading)?;
+    let mut prepared = edit::prepare(engine, &job.model, &job.doc, job.kind, &job.options, &job.request, &mut loading)?;
+    if let Some(guide) = &job.guide {
+        prepared.request.controls = vec![guide.control(&job.doc, &prepared.region)?];
+    }
     let mut previewer = Previewer::for_model(&job.model, job.device);
     let n = job.seeds.len();
     // Rects are reported in the live document's coordinates.

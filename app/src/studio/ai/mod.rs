@@ -35,6 +35,8 @@ pub enum RuntimeStatus {
 pub enum AiDone {
     Runtime(Result<String, String>),
     Models(Vec<ModelEntry>, Option<PathBuf>),
+    /// The guide's control image over the whole canvas.
+    GuidePreview(Result<oekaki::ai::pipeline::Pixels, String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +77,11 @@ pub struct AiState {
     pub shown: Option<(JobId, usize)>,
     /// Execution providers of the last result, e.g. "CUDA" or "CPU".
     pub ran_on: Option<String>,
+    /// The layer guiding generations (usually the sketch); `None`: the visible picture.
+    pub guide_layer: Option<oekaki::doc::LayerId>,
+    /// The guide's control image drawn over the canvas ("Show control image").
+    pub guide_preview: Option<egui::TextureHandle>,
+    pub guide_preview_on: bool,
     queue: Option<JobQueue>,
 }
 
@@ -167,8 +174,28 @@ impl Studio {
         self.ai_scan(Some(dir));
     }
 
+    /// Computes the guide's control image for the whole canvas in the background, to show over it.
+    pub fn ai_preview_guide(&mut self) {
+        let Some(guide) = self.settings.ai.guide(self.ai.guide_layer) else {
+            self.status = "choose a ControlNet for the guide first".into();
+            return;
+        };
+        let doc = self.editor.doc.clone();
+        self.background.spawn("guide preview", move || {
+            Done::Ai(AiDone::GuidePreview(guide.preview(&doc, 1024).map_err(|e| e.to_string())))
+        });
+    }
+
     pub(crate) fn ai_finished(&mut self, done: AiDone) {
         match done {
+            AiDone::GuidePreview(Err(e)) => self.status = e,
+            AiDone::GuidePreview(Ok(p)) => {
+                let rgba: Vec<u8> = p.data.chunks_exact(3).flat_map(|c| [c[0], c[1], c[2], 200]).collect();
+                let img = egui::ColorImage::from_rgba_unmultiplied([p.width, p.height], &rgba);
+                if let Some(ctx) = self.background.context() {
+                    self.ai.guide_preview = Some(ctx.load_texture("guide", img, egui::TextureOptions::LINEAR));
+                }
+            }
             AiDone::Runtime(r) => {
                 self.ai.runtime = Some(match r {
                     Ok(path) => RuntimeStatus::Ready(path),
@@ -234,7 +261,14 @@ impl Studio {
             self.status = "choose a model first".into();
             return;
         };
+        if self.settings.ai.guide && self.settings.ai.guide_model.is_none() {
+            self.status = "choose a ControlNet for the guide (or turn the guide off)".into();
+            return;
+        }
         let seeds = self.settings.ai.next_seeds();
+        // The model works on about its native area (512² for SD1.5, 768² for SD2).
+        let native =
+            self.ai.models.iter().find(|m| m.dir == model).and_then(|m| m.status.as_ref().ok()).map(|i| i.native_size);
         let p = &self.settings.ai;
         // Strength is Refine's: generating and inpainting repaint their area fully (as Krita's Fill does);
         // refining a selection is how to change it partly.
@@ -244,10 +278,11 @@ impl Studio {
             model,
             device: p.device(),
             kind,
-            options: p.options(),
+            options: oekaki::ai::edit::EditOptions { work_area: native.map_or(512 * 512, |n| n * n), ..p.options() },
             request: oekaki::ai::pipeline::Request { strength, ..p.request() },
             seeds,
             prelude,
+            guide: p.guide(self.ai.guide_layer),
         };
         let words: String = p.prompt.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(32).collect();
         self.ai_enqueue(format!("{verb}: {words}"), job);
@@ -390,10 +425,15 @@ impl Studio {
         }
     }
 
-    /// Running jobs' previews and the chosen candidate, over the canvas.
+    /// The guide's control image (when shown), running jobs' previews and the chosen candidate, over the canvas.
     pub(crate) fn ai_overlays(&self) -> Vec<(Rect, egui::TextureId)> {
-        let mut out: Vec<(Rect, egui::TextureId)> =
-            self.ai.cards.iter().filter_map(|c| c.preview.as_ref().map(|(r, t)| (*r, t.id()))).collect();
+        let mut out: Vec<(Rect, egui::TextureId)> = Vec::new();
+        if self.ai.guide_preview_on
+            && let Some(t) = &self.ai.guide_preview
+        {
+            out.push((self.editor.doc.bounds(), t.id()));
+        }
+        out.extend(self.ai.cards.iter().filter_map(|c| c.preview.as_ref().map(|(r, t)| (*r, t.id()))));
         if let Some((id, i)) = self.ai.shown
             && let Some(v) = self.ai.card(id).and_then(|c| c.candidates.get(i))
         {

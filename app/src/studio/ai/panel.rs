@@ -37,6 +37,7 @@ pub fn show(s: &mut Studio, ui: &mut egui::Ui) {
         model_picker(s, ui);
         ui.separator();
         prompt_and_settings(s, ui);
+        guide(s, ui);
         ui.separator();
         actions(s, ui);
     });
@@ -188,6 +189,82 @@ fn prompt_and_settings(s: &mut Studio, ui: &mut egui::Ui) {
         } else {
             ui.label(format!("Ran on {ran}"));
         }
+    }
+}
+
+/// ControlNet guidance: which ControlNet, which layer (or the picture) through which preprocessor, how much.
+fn guide(s: &mut Studio, ui: &mut egui::Ui) {
+    let takes = chosen_info(s).is_some_and(|i| i.takes_controlnet);
+    let nets: Vec<(std::path::PathBuf, String)> =
+        s.ai.models
+            .iter()
+            .filter(|m| m.status.as_ref().is_ok_and(|i| i.kind == ModelKind::ControlNet))
+            .map(|m| (m.dir.clone(), m.name.clone()))
+            .collect();
+    let layers: Vec<(oekaki::doc::LayerId, String)> =
+        s.editor.doc.layers.iter().rev().map(|l| (l.id, l.props.name.clone())).collect();
+    if s.ai.guide_layer.is_some_and(|id| s.editor.doc.layer(id).is_none()) {
+        s.ai.guide_layer = None;
+    }
+    let mut preview = false;
+    egui::CollapsingHeader::new("Guide (ControlNet)").id_salt("ai guide").show(ui, |ui| {
+        let p = &mut s.settings.ai;
+        ui.checkbox(&mut p.guide, "Guide with a ControlNet");
+        if p.guide && !takes {
+            ui.colored_label(ui.visuals().warn_fg_color, "This model has no ControlNet UNet (controlnet/model.onnx)");
+        }
+        if nets.is_empty() {
+            ui.label("No ControlNet found: add a folder holding one (model.onnx + config.json).");
+        }
+        egui::Grid::new("ai guide grid").num_columns(2).show(ui, |ui| {
+            ui.label("ControlNet");
+            let current = nets.iter().find(|(d, _)| Some(d) == p.guide_model.as_ref()).map_or("(none)", |(_, n)| n);
+            egui::ComboBox::from_id_salt("ai guide model").selected_text(current).show_ui(ui, |ui| {
+                for (dir, name) in &nets {
+                    ui.selectable_value(&mut p.guide_model, Some(dir.clone()), name);
+                }
+            });
+            ui.end_row();
+            ui.label("Source");
+            let current =
+                layers.iter().find(|(id, _)| Some(*id) == s.ai.guide_layer).map_or("Visible image", |(_, n)| n);
+            egui::ComboBox::from_id_salt("ai guide source").selected_text(current).show_ui(ui, |ui| {
+                ui.selectable_value(&mut s.ai.guide_layer, None, "Visible image");
+                for (id, name) in &layers {
+                    ui.selectable_value(&mut s.ai.guide_layer, Some(*id), name);
+                }
+            });
+            ui.end_row();
+            ui.label("Preprocessor");
+            egui::ComboBox::from_id_salt("ai guide pre").selected_text(p.guide_preprocess.clone()).show_ui(ui, |ui| {
+                ui.selectable_value(&mut p.guide_preprocess, "none".to_string(), "none");
+                for k in oekaki::ai::preprocess::Kind::ALL {
+                    ui.selectable_value(&mut p.guide_preprocess, k.name().to_string(), k.name());
+                }
+            });
+            ui.end_row();
+            ui.label("Strength");
+            ui.add(egui::Slider::new(&mut p.guide_scale, 0.0..=2.0));
+            ui.end_row();
+            ui.label("Start");
+            ui.add(egui::Slider::new(&mut p.guide_start, 0.0..=1.0));
+            ui.end_row();
+            ui.label("End");
+            ui.add(egui::Slider::new(&mut p.guide_end, 0.0..=1.0));
+            ui.end_row();
+        });
+        let shown = s.ai.guide_preview_on;
+        if ui
+            .selectable_label(shown, "Show control image")
+            .on_hover_text("Over the canvas, as the ControlNet sees it")
+            .clicked()
+        {
+            s.ai.guide_preview_on = !shown;
+            preview = !shown;
+        }
+    });
+    if preview {
+        s.ai_preview_guide();
     }
 }
 

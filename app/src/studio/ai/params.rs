@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use oekaki::ai::edit::EditOptions;
+use oekaki::ai::edit::{EditOptions, Guide};
 use oekaki::ai::library::Preset;
 use oekaki::ai::pipeline::Request;
+use oekaki::ai::preprocess;
 use oekaki::ai::scheduler::SamplerKind;
 use oekaki::ai::session::Device;
 use serde::{Deserialize, Serialize};
@@ -62,6 +63,14 @@ pub struct AiParams {
     /// Expand: `Side::name()` and pixels to add.
     pub expand_side: String,
     pub expand_amount: u32,
+    /// ControlNet guidance ("Guide"): on or off, the ControlNet folder, the preprocessor (`Kind::name()` or
+    /// "none"), strength and step window.
+    pub guide: bool,
+    pub guide_model: Option<PathBuf>,
+    pub guide_preprocess: String,
+    pub guide_scale: f32,
+    pub guide_start: f64,
+    pub guide_end: f64,
 }
 
 impl Default for AiParams {
@@ -85,6 +94,12 @@ impl Default for AiParams {
             device: "auto".into(),
             expand_side: "right".into(),
             expand_amount: 256,
+            guide: false,
+            guide_model: None,
+            guide_preprocess: "invert".into(),
+            guide_scale: 1.0,
+            guide_start: 0.0,
+            guide_end: 1.0,
         }
     }
 }
@@ -134,6 +149,21 @@ impl AiParams {
             mask: None,
             controls: Vec::new(),
         }
+    }
+
+    /// The ControlNet guide for the next job, if it is on and complete; `layer` is the source (`None`: the
+    /// visible picture).
+    pub fn guide(&self, layer: Option<oekaki::doc::LayerId>) -> Option<Guide> {
+        let model = self.guide_model.clone().filter(|_| self.guide)?;
+        Some(Guide {
+            layer,
+            preprocess: preprocess::Kind::parse(&self.guide_preprocess).ok(),
+            options: preprocess::Options::default(),
+            model,
+            scale: self.guide_scale,
+            start: self.guide_start.clamp(0.0, 1.0),
+            end: self.guide_end.clamp(self.guide_start.clamp(0.0, 1.0), 1.0),
+        })
     }
 
     pub fn options(&self) -> EditOptions {
