@@ -6,6 +6,9 @@
 //! ```
 //! The full-size random-weight SD1.5 folder comes from `onnx/make_bench_model.py`; `onnx/bench_reference.py`
 //! times diffusers/optimum and raw onnxruntime on the same files.
+//!
+//! With `OEKAKI_BENCH_CONTROLNET=/path/to/controlnet` each size also runs guided by that ControlNet (the base
+//! folder needs `controlnet/model.onnx`), and the per-step cost is reported as a ratio to the plain step.
 
 use std::path::PathBuf;
 
@@ -21,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if sizes.is_empty() {
         sizes = vec![256, 512];
     }
+    let controlnet = std::env::var_os("OEKAKI_BENCH_CONTROLNET").map(PathBuf::from);
     let mut engine = Engine::new(Device::Cpu);
     for size in sizes {
         let req = Request {
@@ -58,6 +62,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             overhead,
             100.0 * overhead / generation
         );
+        if let Some(dir) = &controlnet {
+            // A line drawing: a grid of white lines on black.
+            let data = (0..size * size)
+                .flat_map(|i| if (i % size) % 32 == 0 || (i / size) % 32 == 0 { [255u8; 3] } else { [0u8; 3] })
+                .collect();
+            let image = oekaki::ai::pipeline::Pixels { width: size, height: size, data };
+            let control =
+                oekaki::ai::controlnet::Control { image, model: dir.clone(), scale: 1.0, start: 0.0, end: 1.0 };
+            let guided = engine.generate(&model, &Request { controls: vec![control], ..req }, &mut |_| true)?;
+            let steps = &guided.timings.unet_steps;
+            // the first guided step also loads nothing (sessions load before the loop), but warms the ControlNet
+            let warm: Vec<f64> = steps.iter().skip(1).copied().collect();
+            let plain: Vec<f64> = out.timings.unet_steps.iter().skip(1).copied().collect();
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+            println!(
+                "{size}x{size} with ControlNet: step mean {:.3} s (plain {:.3} s, both without the first step) = {:.2}x the plain step",
+                mean(&warm),
+                mean(&plain),
+                mean(&warm) / mean(&plain)
+            );
+        }
     }
     Ok(())
 }

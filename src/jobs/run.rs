@@ -51,20 +51,25 @@ impl Pace {
     }
 }
 
-/// Runs `job`; returns the engine for the next job (kept only if it is still usable).
+/// Runs `job`; returns the engine for the next job (kept unless the failure may have come from it).
 pub(super) fn run(engine: Option<Engine>, job: EditJob, cancel: &AtomicBool, send: &Sender) -> Option<Engine> {
     let mut engine = match engine {
         Some(e) if e.device() == job.device => e,
         _ => Engine::new(job.device),
     };
-    let id = send.id;
-    match candidates(&mut engine, job.clone(), cancel, send) {
+    let (id, device) = (send.id, job.device);
+    match candidates(&mut engine, job, cancel, send) {
         Ok(()) => send.send(JobEvent::Finished { id }),
         Err(AiError::Cancelled) => send.send(JobEvent::Cancelled { id }),
         Err(e) => {
-            let gpu = job.device != Device::Cpu;
-            send.send(JobEvent::Failed { id, error: explain(&e, job.device), retry_on_cpu: gpu });
-            return None;
+            // Bad input fails the same way on every provider; the rest may be the GPU's doing.
+            let input = matches!(e, AiError::Input(_));
+            let retry_on_cpu = device != Device::Cpu && !input;
+            send.send(JobEvent::Failed { id, error: explain(&e, device), retry_on_cpu });
+            if !input {
+                // Sessions that failed (memory, provider) are not trusted with the next job.
+                return None;
+            }
         }
     }
     Some(engine)
