@@ -383,3 +383,54 @@ fn the_gpu_canvas_shows_what_the_compositor_computes() {
         assert!((g - 128).abs() <= 24, "zoomed-out checkerboard at ({x},{y}) reads {g}");
     }
 }
+
+/// A click at canvas point (x, y) with the current tool.
+fn click(h: &mut Harness<Studio>, x: f32, y: f32) {
+    let p = at(h, x, y);
+    h.event(egui::Event::PointerMoved(p));
+    h.event(press(p, true, Modifiers::NONE));
+    h.step();
+    h.event(press(p, false, Modifiers::NONE));
+    h.step();
+}
+
+#[test]
+fn fill_and_magic_wand_work_off_the_ui_thread_and_land_as_one_step() {
+    // Two halves: black on the left, transparent on the right.
+    let mut doc = Document::with_layer(256, 128).unwrap();
+    let left = oekaki::geom::Rect::new(0, 0, 128, 128);
+    doc.layers[0].surface_mut().unwrap().write_rect(left, &vec![[0, 0, 0, 255]; 128 * 128]);
+    let mut h = harness(doc);
+    h.state_mut().tools.tool = Tool::Wand;
+    click(&mut h, 40.0, 40.0);
+    wait_for_jobs(&mut h);
+    let sel = &h.state().editor.doc.selection;
+    assert!(sel.active && sel.coverage(100, 100) == 255 && sel.coverage(200, 40) == 0, "the wand took the left half");
+
+    h.state_mut().tools.tool = Tool::Fill;
+    h.state_mut().tools.fg = oekaki::color::Color::rgb(1.0, 0.0, 0.0);
+    h.state_mut().editor.doc.selection = oekaki::doc::Selection::none();
+    let before = h.state().editor.doc.clone();
+    let undo_len = h.state().editor.history.undo_len();
+    click(&mut h, 200.0, 40.0);
+    wait_for_jobs(&mut h);
+    let s = h.state();
+    assert_eq!(s.editor.doc.layers[0].surface().unwrap().get(200, 40), [255, 0, 0, 255], "filled");
+    assert_eq!(s.editor.doc.layers[0].surface().unwrap().get(40, 40), [0, 0, 0, 255], "only the clicked area");
+    assert_eq!(s.editor.history.undo_len(), undo_len + 1, "one undo step");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert!(h.state().editor.doc == before, "undo restores the layer exactly");
+
+    // The document changes while a fill is being worked out: it is worked out again on the new document.
+    click(&mut h, 200.0, 40.0);
+    {
+        let s = h.state_mut();
+        let l = s.editor.doc.new_raster_layer("meanwhile", oekaki::raster::Surface::new([0; 4]));
+        s.apply(oekaki::history::Command::AddLayer { parent: None, index: 1, layer: Box::new(l) });
+    }
+    wait_for_jobs(&mut h);
+    let s = h.state();
+    assert_eq!(s.editor.doc.layers.len(), 2, "the layer added meanwhile is kept");
+    assert_eq!(s.editor.doc.layers[0].surface().unwrap().get(200, 40), [255, 0, 0, 255], "and the fill landed");
+}

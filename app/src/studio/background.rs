@@ -7,6 +7,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 use eframe::egui;
 use oekaki::doc::Document;
+use oekaki::history::Command;
 
 /// What a background job produced.
 pub enum Done {
@@ -36,9 +37,18 @@ pub enum Done {
     Failed(String),
     /// The AI panel's runtime check or model scan.
     Ai(super::ai::AiDone),
+    /// An edit built from a snapshot taken at editor revision `revision` (see `Studio::apply_in_background`).
+    Built {
+        cmd: Result<Command, String>,
+        revision: u64,
+        build: Build,
+    },
     /// Nothing to report (settings written).
     Quiet,
 }
+
+/// Builds a command from a document snapshot, off the UI thread; kept to build again if the document changed.
+pub type Build = std::sync::Arc<dyn Fn(&Document) -> Result<Command, oekaki::doc::DocError> + Send + Sync>;
 
 /// Why a file dialog was opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -180,17 +180,23 @@ impl Studio {
                 Some(target) => {
                     let cmd = self.tools.fill_command(target, x, y, self.active);
                     self.tools.used(self.tools.fg);
-                    self.apply(cmd);
+                    // The fill is worked out on a snapshot; the document gets the finished tiles as one patch.
+                    self.apply_in_background(std::sync::Arc::new(move |doc: &oekaki::doc::Document| {
+                        let mut scratch = doc.clone();
+                        let filled = cmd.clone().apply(&mut scratch)?;
+                        Ok(filled.inverse.apply(&mut scratch)?.inverse)
+                    }));
                 }
                 None => self.status = "no layer to fill".into(),
             },
             Tool::Eyedropper => self.pick_color(p),
             Tool::Wand => {
                 let spec = self.tools.wand.spec(x, y, self.active);
-                match oekaki::paint::fill::magic_wand(&self.editor.doc, &spec, self.tools.combine(m.shift, m.alt)) {
-                    Ok(sel) => self.apply(Command::SetSelection(Box::new(sel))),
-                    Err(e) => self.status = e.to_string(),
-                }
+                let how = self.tools.combine(m.shift, m.alt);
+                self.apply_in_background(std::sync::Arc::new(move |doc: &oekaki::doc::Document| {
+                    let sel = oekaki::paint::fill::magic_wand(doc, &spec, how)?;
+                    Ok(Command::SetSelection(Box::new(sel)))
+                }));
             }
             // A click without a drag deselects, as in Photoshop.
             Tool::SelectRect | Tool::SelectEllipse | Tool::Lasso

@@ -221,6 +221,31 @@ impl Studio {
         self.report(r);
     }
 
+    /// Heavy edits (bucket fill, magic wand) are built from a snapshot on a background thread and applied when
+    /// ready, so a big canvas never stalls the pen; if the document changed meanwhile they are built again.
+    pub fn apply_in_background(&mut self, build: background::Build) {
+        let doc = self.editor.doc.clone();
+        let revision = self.editor.revision();
+        let b = build.clone();
+        self.background.spawn("edit", move || Done::Built { cmd: b(&doc).map_err(|e| e.to_string()), revision, build });
+    }
+
+    pub(crate) fn built(
+        &mut self,
+        cmd: Result<oekaki::history::Command, String>,
+        revision: u64,
+        build: background::Build,
+    ) {
+        if revision != self.editor.revision() || self.editor.stroking() {
+            self.apply_in_background(build);
+            return;
+        }
+        match cmd {
+            Ok(c) => self.apply(c),
+            Err(e) => self.status = e,
+        }
+    }
+
     pub fn undo(&mut self) {
         self.tools.cancel_gesture(&mut self.editor);
         let r = self.editor.undo().map(|d| d.unwrap_or(Rect::EMPTY));
