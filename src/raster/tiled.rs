@@ -188,6 +188,19 @@ impl<P: Pixel> Tiled<P> {
         }) && other.tiles.iter().all(|(k, t)| self.tiles.contains_key(k) || all_default(t))
     }
 
+    /// Tiles that are not the very same allocation in both (present in one only, or replaced): what an edit
+    /// between the two touched.
+    pub fn changed_tiles(&self, other: &Self) -> Vec<TileKey> {
+        let mut keys: Vec<TileKey> = self
+            .tiles
+            .iter()
+            .filter(|(k, t)| other.tiles.get(*k).is_none_or(|o| !Arc::ptr_eq(t, o)))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.extend(other.tiles.keys().filter(|k| !self.tiles.contains_key(*k)));
+        keys
+    }
+
     /// Whether every tile in `self` is the very same allocation in `other` (cheap identity check).
     pub fn shares_all_tiles_with(&self, other: &Self) -> bool {
         self.tiles.len() == other.tiles.len()

@@ -120,9 +120,27 @@ impl Studio {
         let sel = &self.editor.doc.selection;
         let stale = self.overlays.tint.as_ref().is_none_or(|(s, _)| !same_selection(s, sel));
         if stale {
-            let image = tint_image(sel, w, h);
-            let tex = ui.ctx().load_texture("quick mask", image, egui::TextureOptions::LINEAR);
-            self.overlays.tint = Some((sel.clone(), tex));
+            // While the mask is painted only a few tiles change: redo just their part of the tint.
+            let partial = match &mut self.overlays.tint {
+                Some((old, tex))
+                    if old.active == sel.active && old.mask.default_value() == sel.mask.default_value() =>
+                {
+                    let changed = sel.mask.changed_tiles(&old.mask);
+                    let rect = changed.iter().fold(oekaki::geom::Rect::EMPTY, |r, k| r.union(&k.rect()));
+                    let (pos, image) = tint_patch(sel, w, h, rect);
+                    if let Some(image) = image {
+                        tex.set_partial(pos, image, egui::TextureOptions::LINEAR);
+                    }
+                    *old = sel.clone();
+                    true
+                }
+                _ => false,
+            };
+            if !partial {
+                let image = tint_image(sel, w, h);
+                let tex = ui.ctx().load_texture("quick mask", image, egui::TextureOptions::LINEAR);
+                self.overlays.tint = Some((sel.clone(), tex));
+            }
         }
         let Some((_, tex)) = &self.overlays.tint else { return };
         textured_quad(painter, tex.id(), self.editor.doc.bounds(), screen);
@@ -155,19 +173,42 @@ fn same_selection(a: &Selection, b: &Selection) -> bool {
     a.active == b.active && (a.mask.shares_all_tiles_with(&b.mask) || a.mask == b.mask)
 }
 
-/// Half-transparent red where the selection does not reach, at most [`TINT_SIDE`] on the long side.
-fn tint_image(sel: &Selection, w: u32, h: u32) -> egui::ColorImage {
+/// Canvas pixels per tint texel, and the tint's size.
+fn tint_grid(w: u32, h: u32) -> (f32, usize, usize) {
     let step = (w.max(h) as f32 / TINT_SIDE as f32).max(1.0);
-    let (tw, th) = (((w as f32 / step).ceil() as usize).max(1), ((h as f32 / step).ceil() as usize).max(1));
-    let mut pixels = Vec::with_capacity(tw * th);
-    for ty in 0..th {
-        for tx in 0..tw {
+    (step, ((w as f32 / step).ceil() as usize).max(1), ((h as f32 / step).ceil() as usize).max(1))
+}
+
+/// Tint texels `[x0, x1) × [y0, y1)`: half-transparent red where the selection does not reach.
+fn tint_texels(sel: &Selection, step: f32, [x0, y0, x1, y1]: [usize; 4]) -> egui::ColorImage {
+    let mut pixels = Vec::with_capacity((x1 - x0) * (y1 - y0));
+    for ty in y0..y1 {
+        for tx in x0..x1 {
             let (x, y) = ((tx as f32 * step) as i32, (ty as f32 * step) as i32);
             let a = ((255 - sel.coverage(x, y) as u32) * 128 / 255) as u8;
             pixels.push(egui::Color32::from_rgba_premultiplied(a, 0, 0, a));
         }
     }
-    egui::ColorImage::new([tw, th], pixels)
+    egui::ColorImage::new([x1 - x0, y1 - y0], pixels)
+}
+
+/// The whole tint, at most [`TINT_SIDE`] on the long side.
+fn tint_image(sel: &Selection, w: u32, h: u32) -> egui::ColorImage {
+    let (step, tw, th) = tint_grid(w, h);
+    tint_texels(sel, step, [0, 0, tw, th])
+}
+
+/// The texels covering canvas `rect` (none if it is empty or off the canvas) and where they go.
+fn tint_patch(sel: &Selection, w: u32, h: u32, rect: oekaki::geom::Rect) -> ([usize; 2], Option<egui::ColorImage>) {
+    let (step, tw, th) = tint_grid(w, h);
+    let x0 = ((rect.x0.max(0) as f32 / step).floor() as usize).min(tw);
+    let y0 = ((rect.y0.max(0) as f32 / step).floor() as usize).min(th);
+    let x1 = ((rect.x1.max(0) as f32 / step).ceil() as usize).min(tw);
+    let y1 = ((rect.y1.max(0) as f32 / step).ceil() as usize).min(th);
+    if x0 >= x1 || y0 >= y1 {
+        return ([0, 0], None);
+    }
+    ([x0, y0], Some(tint_texels(sel, step, [x0, y0, x1, y1])))
 }
 
 /// Points along a selection shape's edge, for the drag preview.
@@ -185,5 +226,36 @@ fn shape_outline(shape: &oekaki::doc::selection::Shape) -> Vec<[f32; 2]> {
             })
             .collect(),
         Shape::Polygon { points } => points.iter().map(|p| [p.0, p.1]).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oekaki::doc::selection::{Combine, Shape};
+
+    use oekaki::geom::Rect;
+
+    #[test]
+    fn a_partial_tint_update_equals_a_full_rebuild() {
+        let (w, h) = (3000, 1700); // more than TINT_SIDE: texels cover several pixels
+        let canvas = Rect::new(0, 0, w as i32, h as i32);
+        let a = Selection::none().with_shape(&Shape::Rect { x: 100, y: 100, w: 900, h: 500 }, Combine::Replace, canvas);
+        // Painting the mask (quick mask) touches a few tiles.
+        let mut b = a.clone();
+        let dab = Rect::new(1400, 800, 1610, 950);
+        b.mask.write_rect(dab, &vec![255; dab.area()]);
+        let mut tint = tint_image(&a, w, h);
+        let changed = b.mask.changed_tiles(&a.mask);
+        assert!(!changed.is_empty() && changed.len() <= 20, "{} tiles changed", changed.len());
+        let rect = changed.iter().fold(Rect::EMPTY, |r, k| r.union(&k.rect()));
+        let ([x0, y0], patch) = tint_patch(&b, w, h, rect);
+        let patch = patch.expect("a patch");
+        for y in 0..patch.size[1] {
+            for x in 0..patch.size[0] {
+                tint.pixels[(y0 + y) * tint.size[0] + x0 + x] = patch.pixels[y * patch.size[0] + x];
+            }
+        }
+        assert!(tint.pixels == tint_image(&b, w, h).pixels);
     }
 }
