@@ -35,7 +35,7 @@ enum Command {
     Generate(Box<crate::generate::GenerateArgs>),
     /// Edit a document with a local model: inpaint or refine the masked area, or generate into it, as a new layer.
     Edit(Box<crate::generate::EditArgs>),
-    /// Turn a drawing or picture into a ControlNet control image (invert, scribble, canny, lineart_standard).
+    /// Turn a drawing or picture into a ControlNet control image (invert, scribble, canny, line art).
     Preprocess(crate::generate::PreprocessArgs),
 }
 

@@ -292,7 +292,7 @@ pub fn edit(a: EditArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct PreprocessArgs {
-    /// invert | scribble | canny | lineart_standard
+    /// invert | scribble | canny | lineart_standard | lineart | lineart_anime
     kind: String,
     /// The drawing or picture (transparent areas count as white paper).
     #[arg(long = "in")]
@@ -308,6 +308,9 @@ pub struct PreprocessArgs {
     /// scribble: how far strokes are thickened, in pixels.
     #[arg(long, default_value_t = 2)]
     thickness: u32,
+    /// lineart / lineart_anime: the preprocessor's folder (model.onnx + config.json, from onnx/export_lineart.py).
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 pub fn preprocess(a: PreprocessArgs) -> Result<()> {
@@ -324,7 +327,7 @@ pub fn preprocess(a: PreprocessArgs) -> Result<()> {
             [0, 1, 2].map(|c| ((p[c] as u32 * a + 255 * (255 - a) + 127) / 255) as u8)
         })
         .collect();
-    let opts = preprocess::Options { low: a.low, high: a.high, thickness: a.thickness };
+    let opts = preprocess::Options { low: a.low, high: a.high, thickness: a.thickness, model: a.model };
     let out = preprocess::run(kind, &Pixels { width: w, height: h, data }, &opts)?;
     let rgba: Vec<u8> = out.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
     let png = oekaki::io::png_text::encode_png_rgba8(w as u32, h as u32, &rgba, &[])?;

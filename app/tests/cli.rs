@@ -157,5 +157,21 @@ fn preprocess_writes_a_control_image_or_one_clear_error() {
         never.to_str().unwrap(),
     ]);
     assert!(e.contains("missing.png"), "{e}");
+    let e = run(&["preprocess", "lineart", "--in", sketch.to_str().unwrap(), "--out", never.to_str().unwrap()]);
+    assert!(e.contains("needs its model folder"), "{e}");
     assert!(!never.exists());
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/lineart/tiny-lineart");
+    let lines = dir.path().join("lines.png");
+    let o = oekaki(&[
+        "preprocess",
+        "lineart",
+        "--model",
+        model,
+        "--in",
+        sketch.to_str().unwrap(),
+        "--out",
+        lines.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image::open(&lines).unwrap().to_rgb8().dimensions(), (48, 40));
 }

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::controlnet;
 use super::model::{ModelFolder, UnetKind};
 use super::scheduler::SamplerKind;
+use super::{controlnet, preprocess};
 
 /// What kind of model a folder holds, as shown to the artist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub enum ModelKind {
     Lcm,
     /// A ControlNet (guides a base model that has a ControlNet-capable UNet).
     ControlNet,
+    /// A neural ControlNet preprocessor (`family` is its `preprocess::Kind` name).
+    Preprocessor,
 }
 
 /// A usable model folder.
@@ -47,12 +49,18 @@ impl ModelInfo {
             ModelKind::Instruct => "InstructPix2Pix".to_string(),
             ModelKind::Lcm => format!("{} LCM", self.family),
             ModelKind::ControlNet => format!("{} ControlNet", self.family),
+            ModelKind::Preprocessor => format!("{} preprocessor", self.family),
         }
+    }
+
+    /// A model to generate with (not a ControlNet or preprocessor).
+    pub fn is_base_model(&self) -> bool {
+        !matches!(self.kind, ModelKind::ControlNet | ModelKind::Preprocessor)
     }
 
     /// Can this model refine or inpaint (it has a VAE encoder)?
     pub fn edits_images(&self) -> bool {
-        self.kind != ModelKind::ControlNet && self.notes.is_empty()
+        self.is_base_model() && self.notes.is_empty()
     }
 }
 
@@ -155,6 +163,19 @@ pub fn default_folder() -> Option<PathBuf> {
 /// Check one model folder.
 pub fn inspect(dir: &Path) -> ModelEntry {
     let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    if let Some(kind) = preprocessor_kind(dir) {
+        let status = preprocess::model_file(kind, dir)
+            .map(|_| ModelInfo {
+                kind: ModelKind::Preprocessor,
+                family: kind.name(),
+                native_size: 512,
+                notes: Vec::new(),
+                preset: fallback(),
+                takes_controlnet: false,
+            })
+            .map_err(|e| e.to_string());
+        return ModelEntry { dir: dir.to_path_buf(), name, status };
+    }
     if controlnet::is_controlnet(dir) {
         let status = controlnet::model_file(dir).map(|_| describe_controlnet(dir)).map_err(|e| e.to_string());
         return ModelEntry { dir: dir.to_path_buf(), name, status };
@@ -167,6 +188,12 @@ pub fn inspect(dir: &Path) -> ModelEntry {
         }
     };
     ModelEntry { dir: dir.to_path_buf(), name, status }
+}
+
+/// The kind of a neural preprocessor folder (its config.json names it).
+fn preprocessor_kind(dir: &Path) -> Option<preprocess::Kind> {
+    let cfg = read_config(&dir.join("config.json"))?;
+    preprocess::Kind::parse(cfg.get("kind")?.as_str()?).ok().filter(|k| k.needs_model())
 }
 
 fn read_config(path: &Path) -> Option<serde_json::Value> {
@@ -246,6 +273,7 @@ fn loose_file_report(path: &Path) -> Option<String> {
 fn looks_like_model(dir: &Path) -> bool {
     ["model_index.json", "unet", "text_encoder", "vae_decoder"].iter().any(|p| dir.join(p).exists())
         || controlnet::is_controlnet(dir)
+        || preprocessor_kind(dir).is_some()
 }
 
 /// All models in `folders`: each folder is a model folder itself or holds model folders (one level down).
@@ -305,6 +333,10 @@ mod tests {
         // a model folder given directly is one entry
         let one = scan(&[fixtures().join("tiny-sd15")]);
         assert_eq!(one.len(), 1);
+        // neural preprocessors are listed with their kind
+        let pre = scan(&[fixtures().join("../lineart")]);
+        let labels: Vec<String> = pre.iter().map(|e| e.status.as_ref().unwrap().label()).collect();
+        assert_eq!(labels, ["lineart preprocessor", "lineart_anime preprocessor"]);
     }
 
     #[test]

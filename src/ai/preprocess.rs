@@ -6,9 +6,15 @@
 //! - `canny`: OpenCV's `cv2.Canny(img, low, high)` as ControlNet's annotator calls it (3×3 Sobel, L1 magnitude,
 //!   the strongest colour channel per pixel, no blur, 8-connected hysteresis); defaults 100 / 200.
 //! - `lineart_standard`: controlnet_aux's network-free line art (difference from a σ = 6 Gaussian blur).
+//! - `lineart`, `lineart_anime`: ControlNet 1.1's neural annotators as ONNX (`onnx/export_lineart.py` exports
+//!   the user's `sk_model.pth` / `netG.pth`), with controlnet_aux's pre- and post-processing; their folder holds
+//!   `model.onnx` and a `config.json` naming the kind.
+
+use std::path::{Path, PathBuf};
 
 use super::AiError;
 use super::pipeline::Pixels;
+use super::session::{Device, Feed, Model};
 
 /// Which preprocessor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,10 +23,13 @@ pub enum Kind {
     Scribble,
     Canny,
     LineartStandard,
+    Lineart,
+    LineartAnime,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Invert, Kind::Scribble, Kind::Canny, Kind::LineartStandard];
+    pub const ALL: [Kind; 6] =
+        [Kind::Invert, Kind::Scribble, Kind::Canny, Kind::LineartStandard, Kind::Lineart, Kind::LineartAnime];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -28,7 +37,14 @@ impl Kind {
             Kind::Scribble => "scribble",
             Kind::Canny => "canny",
             Kind::LineartStandard => "lineart_standard",
+            Kind::Lineart => "lineart",
+            Kind::LineartAnime => "lineart_anime",
         }
+    }
+
+    /// Neural preprocessors run an ONNX model from a folder.
+    pub fn needs_model(self) -> bool {
+        matches!(self, Kind::Lineart | Kind::LineartAnime)
     }
 
     pub fn parse(s: &str) -> Result<Kind, AiError> {
@@ -40,18 +56,20 @@ impl Kind {
 }
 
 /// Options of the preprocessors that take any.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Canny hysteresis thresholds.
     pub low: f32,
     pub high: f32,
     /// Scribble line thickening radius in pixels.
     pub thickness: u32,
+    /// The model folder of a neural preprocessor.
+    pub model: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { low: 100.0, high: 200.0, thickness: 2 }
+        Options { low: 100.0, high: 200.0, thickness: 2, model: None }
     }
 }
 
@@ -73,8 +91,82 @@ pub fn run(kind: Kind, img: &Pixels, opts: &Options) -> Result<Pixels, AiError> 
         Kind::Scribble => scribble(img, opts.thickness),
         Kind::Canny => canny(img, opts.low, opts.high),
         Kind::LineartStandard => lineart_standard(img),
+        Kind::Lineart | Kind::LineartAnime => {
+            let dir = opts.model.as_deref().ok_or_else(|| {
+                AiError::Input(format!("{} needs its model folder (model.onnx + config.json)", kind.name()))
+            })?;
+            neural(kind, dir, img)?
+        }
     };
     Ok(Pixels { width: img.width, height: img.height, data: gray.iter().flat_map(|&v| [v, v, v]).collect() })
+}
+
+/// The ONNX file of a neural preprocessor's folder, checked against the kind its config.json names.
+pub fn model_file(kind: Kind, dir: &Path) -> Result<PathBuf, AiError> {
+    let config: Option<serde_json::Value> =
+        std::fs::read_to_string(dir.join("config.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let named = config.as_ref().and_then(|c| c.get("kind")).and_then(|k| k.as_str()).map(str::to_string);
+    match named {
+        Some(k) if k == kind.name() => {}
+        Some(k) => {
+            return Err(AiError::Model(format!("{} holds a {k} preprocessor, not {}", dir.display(), kind.name())));
+        }
+        None => {
+            return Err(AiError::Model(format!(
+                "{} is not a {} preprocessor folder (config.json with \"kind\" is missing)",
+                dir.display(),
+                kind.name()
+            )));
+        }
+    }
+    let file = dir.join("model.onnx");
+    if !file.is_file() {
+        return Err(AiError::Model(format!("missing {}", file.display())));
+    }
+    Ok(file)
+}
+
+/// ControlNet's neural line-art annotators, with controlnet_aux's value mapping: `lineart` takes RGB / 255 and
+/// gives lines as 1 (sigmoid); `lineart_anime` takes RGB / 127.5 − 1 at sides that are multiples of 256 (the
+/// image is resized there and the output back, bicubic) and gives tanh values. Both maps are truncated to
+/// 8 bits and inverted, so lines come out white on black.
+fn neural(kind: Kind, dir: &Path, img: &Pixels) -> Result<Vec<u8>, AiError> {
+    let mut model = Model::load(&model_file(kind, dir)?, Device::Cpu)?;
+    let (w, h) = (img.width, img.height);
+    let anime = kind == Kind::LineartAnime;
+    let (mw, mh) =
+        if anime { (w.div_ceil(256) * 256, h.div_ceil(256) * 256) } else { (w.div_ceil(4) * 4, h.div_ceil(4) * 4) };
+    let rgb = image::RgbImage::from_raw(w as u32, h as u32, img.data.clone())
+        .ok_or_else(|| AiError::Input("the image for the preprocessor is malformed".into()))?;
+    let rgb = if (mw, mh) == (w, h) {
+        rgb
+    } else {
+        image::imageops::resize(&rgb, mw as u32, mh as u32, image::imageops::FilterType::CatmullRom)
+    };
+    let plane = mw * mh;
+    let mut x = vec![0f32; 3 * plane];
+    for (i, p) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            let v = p[c] as f32;
+            x[c * plane + i] = if anime { v / 127.5 - 1.0 } else { v / 255.0 };
+        }
+    }
+    let out = model.run(vec![("input", Feed::F32(vec![1, 3, mh, mw], x))], &["output"])?.remove(0);
+    if out.data.len() != plane {
+        return Err(AiError::Model(format!("{}: unexpected output size", dir.display())));
+    }
+    let mut y: Vec<f32> = if anime {
+        out.data.iter().map(|v| v * 127.5 + 127.5).collect()
+    } else {
+        out.data.iter().map(|v| v * 255.0).collect()
+    };
+    if (mw, mh) != (w, h) {
+        let buf = image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(mw as u32, mh as u32, y)
+            .ok_or_else(|| AiError::Model("unexpected output size".into()))?;
+        y = image::imageops::resize(&buf, w as u32, h as u32, image::imageops::FilterType::CatmullRom).into_raw();
+    }
+    // uint8 by truncation (numpy astype), then inverted
+    Ok(y.iter().map(|v| 255 - v.clamp(0.0, 255.0) as u8).collect())
 }
 
 /// Dark strokes (any channel below 127, as ControlNet's scribble demo thresholds) → 255, dilated by `radius`.
@@ -281,7 +373,7 @@ mod tests {
         // edges are thin: no row crossing the left side has more than 2 edge pixels there
         assert!((12..28).all(|y| (5..15).filter(|&x| at(x, y) == 255).count() <= 2));
         // thresholds above the strongest gradient find nothing
-        let none = run(Kind::Canny, &square(40, 10, 30), &Options { low: 5000.0, high: 6000.0, thickness: 2 });
+        let none = run(Kind::Canny, &square(40, 10, 30), &Options { low: 5000.0, high: 6000.0, ..Options::default() });
         assert!(gray(&none.unwrap()).iter().all(|&v| v == 0));
     }
 
@@ -328,7 +420,7 @@ mod tests {
         let empty = Pixels { width: 0, height: 0, data: vec![] };
         assert!(run(Kind::Canny, &empty, &Options::default()).unwrap_err().to_string().contains("empty"));
         let img = square(8, 2, 4);
-        let e = run(Kind::Canny, &img, &Options { low: 200.0, high: 100.0, thickness: 2 }).unwrap_err();
+        let e = run(Kind::Canny, &img, &Options { low: 200.0, high: 100.0, ..Options::default() }).unwrap_err();
         assert!(e.to_string().contains("low <= high"));
         assert!(Kind::parse("hed").unwrap_err().to_string().contains("canny"));
     }

@@ -210,7 +210,7 @@ impl Studio {
                         [] => format!("{}: no models found in this folder", dir.display()),
                         [one] => match &one.status {
                             Ok(info) => {
-                                if info.kind != library::ModelKind::ControlNet {
+                                if info.is_base_model() {
                                     self.settings.ai.model = Some(one.dir.clone());
                                 }
                                 format!("model added: {} ({})", one.name, info.label())
@@ -222,8 +222,7 @@ impl Studio {
                 }
                 let known = self.settings.ai.model.as_ref().is_some_and(|p| models.iter().any(|m| &m.dir == p));
                 if !known {
-                    let base =
-                        |m: &&ModelEntry| m.status.as_ref().is_ok_and(|i| i.kind != library::ModelKind::ControlNet);
+                    let base = |m: &&ModelEntry| m.status.as_ref().is_ok_and(|i| i.is_base_model());
                     self.settings.ai.model = models.iter().find(base).map(|m| m.dir.clone());
                 }
                 self.ai.models = models;
@@ -265,10 +264,26 @@ impl Studio {
             self.status = "choose a ControlNet for the guide (or turn the guide off)".into();
             return;
         }
-        let seeds = self.settings.ai.next_seeds();
         // The model works on about its native area (512² for SD1.5, 768² for SD2).
         let native =
             self.ai.models.iter().find(|m| m.dir == model).and_then(|m| m.status.as_ref().ok()).map(|i| i.native_size);
+        let mut guide = self.settings.ai.guide(self.ai.guide_layer);
+        if let Some(g) = guide.as_mut().filter(|g| g.preprocess.is_some_and(|k| k.needs_model())) {
+            let kind = g.preprocess.map_or("", |k| k.name());
+            let folder = self.ai.models.iter().find(|m| {
+                m.status.as_ref().is_ok_and(|i| i.kind == library::ModelKind::Preprocessor && i.family == kind)
+            });
+            match folder {
+                Some(m) => g.options.model = Some(m.dir.clone()),
+                None => {
+                    self.status = format!(
+                        "no {kind} preprocessor found: export one with onnx/export_lineart.py and add its folder"
+                    );
+                    return;
+                }
+            }
+        }
+        let seeds = self.settings.ai.next_seeds();
         let p = &self.settings.ai;
         // Strength is Refine's: generating and inpainting repaint their area fully (as Krita's Fill does);
         // refining a selection is how to change it partly.
@@ -282,7 +297,7 @@ impl Studio {
             request: oekaki::ai::pipeline::Request { strength, ..p.request() },
             seeds,
             prelude,
-            guide: p.guide(self.ai.guide_layer),
+            guide,
         };
         let words: String = p.prompt.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(32).collect();
         self.ai_enqueue(format!("{verb}: {words}"), job);

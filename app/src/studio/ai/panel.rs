@@ -61,9 +61,9 @@ fn model_picker(s: &mut Studio, ui: &mut egui::Ui) {
         egui::ComboBox::from_id_salt("ai model").selected_text(current).width(160.0).show_ui(ui, |ui| {
             for m in &s.ai.models {
                 match &m.status {
-                    Ok(info) if info.kind == ModelKind::ControlNet => {
+                    Ok(info) if !info.is_base_model() => {
                         ui.add_enabled(false, egui::Button::new(format!("{} ({})", m.name, info.label())))
-                            .on_disabled_hover_text("A ControlNet guides a base model; it is not one itself");
+                            .on_disabled_hover_text("Used by the Guide section, not a model to generate with");
                     }
                     Ok(info) => {
                         let chosen = s.settings.ai.model.as_ref() == Some(&m.dir);
@@ -272,7 +272,7 @@ fn actions(s: &mut Studio, ui: &mut egui::Ui) {
     let kind = chosen_info(s).map(|i| (i.kind, i.edits_images()));
     let selected = s.editor.doc.selection.active;
     let (generate, refine, inpaint) = match kind {
-        None | Some((ModelKind::ControlNet, _)) => (false, false, false),
+        None | Some((ModelKind::ControlNet | ModelKind::Preprocessor, _)) => (false, false, false),
         Some((ModelKind::Instruct, edits)) => (false, edits, false),
         Some((ModelKind::Inpainting, edits)) => (false, false, edits && selected),
         Some((_, edits)) => (true, edits, edits && selected),
