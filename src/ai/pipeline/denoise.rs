@@ -2,8 +2,8 @@
 //! and masked-image latents of 9-channel inpainting UNets or the image latents of InstructPix2Pix UNets), runs the
 //! UNet, combines the predictions (classifier-free guidance, InstructPix2Pix 3-way guidance, or none), steps the
 //! sampler, and for inpainting with an ordinary UNet puts the re-noised original back outside the mask.
-//! With ControlNets, the steps inside their window run them first and feed the summed residuals to the
-//! ControlNet-capable UNet; the other steps (and every step of a plain generation) use the plain UNet.
+//! With ControlNets the UNet is the ControlNet-capable one: every step runs the ControlNets first (at scale 0
+//! outside their window, as diffusers does) and feeds it their summed residuals. Plain generations never run one.
 
 use std::time::Instant;
 
@@ -54,10 +54,8 @@ pub struct StepInfo<'a> {
     pub latents: &'a Latents,
 }
 
-/// ControlNet guidance for the loop.
+/// ControlNet guidance for the loop (the `Denoise` UNet must then be the ControlNet-capable one).
 pub struct ControlStage<'a> {
-    /// The base model's ControlNet-capable UNet.
-    pub unet: &'a mut Model,
     /// The ControlNet sessions, one per distinct folder.
     pub nets: Vec<&'a mut Model>,
     /// (index into `nets`, the request's control, its image as `[3, H, W]` in [0, 1]).
@@ -109,16 +107,14 @@ struct UnetBatch<'b> {
 }
 
 impl ControlStage<'_> {
-    /// The summed residuals of the ControlNets active at step `[i, n]` for one UNet batch, or `None` when
-    /// none is (the plain UNet runs then).
-    fn residuals(&mut self, [i, n]: [usize; 2], t: f64, batch: &UnetBatch) -> Result<Option<Vec<Residual>>, AiError> {
+    /// The summed residuals of the ControlNets at step `[i, n]` for one UNet batch; outside its window a
+    /// ControlNet runs at scale 0 (zeros of the right shapes, as diffusers does).
+    fn residuals(&mut self, [i, n]: [usize; 2], t: f64, batch: &UnetBatch) -> Result<Vec<Residual>, AiError> {
         let b = batch.sample_shape[0];
         let [h, w] = self.size;
         let mut sum: Option<Vec<Residual>> = None;
         for (net, control, image) in &self.controls {
-            if !control.active(i, n) {
-                continue;
-            }
+            let scale = if control.active(i, n) { control.scale } else { 0.0 };
             let model = &mut *self.nets[*net];
             let names = residual_names(model.outputs.iter().map(String::as_str));
             let cond: Vec<f32> = (0..b).flat_map(|_| image.iter().copied()).collect();
@@ -127,7 +123,7 @@ impl ControlStage<'_> {
                 ("timestep", scalar_feed(model, "timestep", t as f32)),
                 ("encoder_hidden_states", Feed::F32(batch.hidden_shape.to_vec(), batch.hidden.to_vec())),
                 ("controlnet_cond", Feed::F32(vec![b, 3, h, w], cond)),
-                ("conditioning_scale", scalar_feed(model, "conditioning_scale", control.scale)),
+                ("conditioning_scale", scalar_feed(model, "conditioning_scale", scale)),
             ];
             let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
             let outs = model.run(feeds, &wanted)?;
@@ -143,7 +139,7 @@ impl ControlStage<'_> {
                 }
             }
         }
-        Ok(sum)
+        sum.ok_or_else(|| AiError::Input("a ControlNet stage without ControlNets".into()))
     }
 }
 
@@ -175,13 +171,9 @@ impl Denoise<'_> {
                         UnetBatch { sample: &latents, sample_shape: [b, 4, h, w], hidden: &hidden, hidden_shape };
                     stage.residuals(step, t, &batch)?
                 }
-                None => None,
+                None => Vec::new(),
             };
-            let unet: &mut Model = match (&residuals, self.control.as_mut()) {
-                (Some(_), Some(stage)) => stage.unet,
-                _ => self.unet,
-            };
-            let residuals = residuals.unwrap_or_default();
+            let unet = &mut *self.unet;
             let names: Vec<String> = residuals.iter().map(|r| r.name.clone()).collect();
             let mut feeds = vec![
                 ("sample", Feed::F32(vec![b, c, h, w], sample)),

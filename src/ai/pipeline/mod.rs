@@ -138,21 +138,41 @@ pub struct Loaded {
     pub folder: ModelFolder,
     pub tokenizer: ClipTokenizer,
     pub text_encoder: Model,
-    pub unet: Model,
+    /// The plain UNet, or the ControlNet-capable one while ControlNets are used: they hold the same weights,
+    /// so only one is kept in memory (`None` only while switching).
+    unet: Option<Model>,
+    unet_takes_residuals: bool,
     pub vae_encoder: Option<Model>,
     pub vae_decoder: Model,
     final_norm: Option<FinalNorm>,
     device: Device,
-    /// Loaded on the first request with ControlNets.
-    control_unet: Option<Model>,
     controlnets: Vec<(PathBuf, Model)>,
 }
 
 impl Loaded {
     fn models(&self) -> Vec<&Model> {
-        let mut v = vec![&self.text_encoder, &self.unet, &self.vae_decoder];
+        let mut v = vec![&self.text_encoder, &self.vae_decoder];
+        v.extend(self.unet.as_ref());
         v.extend(self.vae_encoder.as_ref());
         v
+    }
+
+    /// The UNet for a request with (`control`) or without ControlNets. Switching releases the other one first,
+    /// so a full-size model and its ControlNet UNet are never both in memory.
+    fn use_unet(&mut self, control: bool) -> Result<&mut Model, AiError> {
+        if self.unet.is_none() || self.unet_takes_residuals != control {
+            let path = if control { self.folder.dir.join(CONTROL_UNET) } else { self.folder.unet.clone() };
+            if control && !path.is_file() {
+                return Err(AiError::Model(format!(
+                    "this model has no ControlNet-capable UNet: missing {}",
+                    path.display()
+                )));
+            }
+            self.unet = None;
+            self.unet = Some(Model::load(&path, self.device)?);
+            self.unet_takes_residuals = control;
+        }
+        self.unet.as_mut().ok_or_else(|| AiError::Model("unet failed to load".into()))
     }
 
     fn ort_seconds(&self) -> f64 {
@@ -207,12 +227,12 @@ impl Engine {
                 folder,
                 tokenizer,
                 text_encoder,
-                unet,
+                unet: Some(unet),
+                unet_takes_residuals: false,
                 vae_encoder,
                 vae_decoder,
                 final_norm,
                 device: self.device,
-                control_unet: None,
                 controlnets: Vec::new(),
             });
         }
@@ -288,23 +308,17 @@ fn load_controls(loaded: &mut Loaded, req: &Request, mode: Mode) -> Result<bool,
     if mode == Mode::Instruct {
         return Err(AiError::Input("ControlNet does not combine with InstructPix2Pix models".into()));
     }
-    if loaded.control_unet.is_none() {
-        let path = loaded.folder.dir.join(CONTROL_UNET);
-        if !path.is_file() {
-            return Err(AiError::Model(format!(
-                "this model has no ControlNet-capable UNet: missing {}",
-                path.display()
-            )));
-        }
-        loaded.control_unet = Some(Model::load(&path, loaded.device)?);
-    }
-    for c in &req.controls {
+    let files = req.controls.iter().map(|c| controlnet::model_file(&c.model)).collect::<Result<Vec<_>, _>>()?;
+    // The UNet switches first, so the plain one is released before the ControlNets load.
+    loaded.use_unet(true)?;
+    loaded.controlnets.retain(|(p, _)| req.controls.iter().any(|c| &c.model == p));
+    for (c, file) in req.controls.iter().zip(files) {
         if !loaded.controlnets.iter().any(|(p, _)| p == &c.model) {
-            let net = Model::load(&controlnet::model_file(&c.model)?, loaded.device)?;
+            let net = Model::load(&file, loaded.device)?;
             loaded.controlnets.push((c.model.clone(), net));
         }
     }
-    if let Some(unet) = &loaded.control_unet {
+    if let Some(unet) = &loaded.unet {
         for (_, net) in &loaded.controlnets {
             controlnet::check_fit(net, unet)?;
         }
@@ -312,12 +326,7 @@ fn load_controls(loaded: &mut Loaded, req: &Request, mode: Mode) -> Result<bool,
     Ok(true)
 }
 
-fn control_stage<'a>(
-    control_unet: &'a mut Option<Model>,
-    controlnets: &'a mut [(PathBuf, Model)],
-    req: &'a Request,
-) -> Result<ControlStage<'a>, AiError> {
-    let unet = control_unet.as_mut().ok_or_else(|| AiError::Model("no ControlNet UNet loaded".into()))?;
+fn control_stage<'a>(controlnets: &'a mut [(PathBuf, Model)], req: &'a Request) -> Result<ControlStage<'a>, AiError> {
     let mut nets = Vec::new();
     let mut controls = Vec::new();
     let mut used: Vec<&PathBuf> = Vec::new();
@@ -332,7 +341,7 @@ fn control_stage<'a>(
             used.iter().position(|p| *p == &c.model).ok_or_else(|| AiError::Model("ControlNet not loaded".into()))?;
         controls.push((index, c, c.tensor(req.width, req.height)?));
     }
-    Ok(ControlStage { unet, nets, controls, size: [req.height, req.width] })
+    Ok(ControlStage { nets, controls, size: [req.height, req.width] })
 }
 
 /// LCM's guidance-scale embedding (`get_guidance_scale_embedding`).
@@ -351,14 +360,19 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
     let start = Instant::now();
     let ort_before = loaded.ort_seconds();
     let mode = check_request(&loaded.folder, req)?;
+    let control = load_controls(loaded, req, mode)?;
+    if !control {
+        loaded.controlnets.clear();
+        loaded.use_unet(false)?;
+    }
     let folder = loaded.folder.clone();
     let mut timings = Timings::default();
     let mut rng = TorchRng::new(req.seed);
 
     // Prompt encoding. LCM UNets (guidance embedded) and CFG ≤ 1 run without an unconditional branch.
-    let lcm_dim = folder
-        .time_cond_proj_dim
-        .or_else(|| loaded.unet.input("timestep_cond").and_then(|s| s.shape.get(1).copied()).map(|d| d as usize));
+    let lcm_dim = folder.time_cond_proj_dim.or_else(|| {
+        loaded.unet.as_ref()?.input("timestep_cond").and_then(|s| s.shape.get(1).copied()).map(|d| d as usize)
+    });
     let cfg_active = match mode {
         Mode::Instruct => req.cfg > 1.0 && req.image_cfg >= 1.0,
         _ => req.cfg > 1.0 && lcm_dim.is_none(),
@@ -478,13 +492,19 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
         _ => None,
     };
     let timestep_cond = lcm_dim.map(|d| guidance_embedding(req.cfg, d));
-    let control = load_controls(loaded, req, mode)?;
-    let control = control.then(|| control_stage(&mut loaded.control_unet, &mut loaded.controlnets, req)).transpose()?;
-    let result =
-        Denoise { unet: &mut loaded.unet, scheduler: &mut scheduler, guidance, extra, blend, timestep_cond, control }
-            .run(latents, &mut rng, &mut |s: &StepInfo| {
-            progress(&Progress::Step { step: s.step, total: s.total, latents: s.latents })
-        })?;
+    let control = control.then(|| control_stage(&mut loaded.controlnets, req)).transpose()?;
+    let result = Denoise {
+        unet: loaded.unet.as_mut().ok_or_else(|| AiError::Model("no UNet loaded".into()))?,
+        scheduler: &mut scheduler,
+        guidance,
+        extra,
+        blend,
+        timestep_cond,
+        control,
+    }
+    .run(latents, &mut rng, &mut |s: &StepInfo| {
+        progress(&Progress::Step { step: s.step, total: s.total, latents: s.latents })
+    })?;
     timings.unet_steps = result.step_times;
 
     let t_dec = Instant::now();
@@ -494,7 +514,10 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
     timings.total = start.elapsed().as_secs_f64();
     timings.onnx_runtime = loaded.ort_seconds() - ort_before;
 
-    let mut providers = vec![("text_encoder", loaded.text_encoder.provider), ("unet", loaded.unet.provider)];
+    let mut providers = vec![
+        ("text_encoder", loaded.text_encoder.provider),
+        ("unet", loaded.unet.as_ref().map_or("CPU", |u| u.provider)),
+    ];
     if let Some(e) = &loaded.vae_encoder {
         providers.push(("vae_encoder", e.provider));
     }
