@@ -434,3 +434,25 @@ fn fill_and_magic_wand_work_off_the_ui_thread_and_land_as_one_step() {
     assert_eq!(s.editor.doc.layers.len(), 2, "the layer added meanwhile is kept");
     assert_eq!(s.editor.doc.layers[0].surface().unwrap().get(200, 40), [255, 0, 0, 255], "and the fill landed");
 }
+
+#[test]
+fn ctrl_c_copies_the_active_layer_and_copy_merged_the_picture() {
+    // A red bottom layer under a half-covering blue top layer (the active one).
+    let mut doc = Document::with_layer(64, 64).unwrap();
+    let all = doc.bounds();
+    doc.layers[0].surface_mut().unwrap().write_rect(all, &vec![[255, 0, 0, 255]; 64 * 64]);
+    let mut top = oekaki::raster::Surface::new([0; 4]);
+    top.write_rect(oekaki::geom::Rect::new(0, 0, 32, 64), &vec![[0, 0, 255, 255]; 32 * 64]);
+    let top = doc.new_raster_layer("top", top);
+    doc.layers.push(top);
+    let mut h = harness(doc);
+    h.event(egui::Event::Copy);
+    h.run_steps(1);
+    assert_eq!(h.state().status, "copied 64×64");
+    let layer = h.state().clipboard_image(true).unwrap();
+    assert_eq!(layer.size, [64, 64]);
+    assert_eq!(layer.pixels[40], egui::Color32::TRANSPARENT, "the layer alone: nothing right of its half");
+    assert_eq!(layer.pixels[0], egui::Color32::from_rgb(0, 0, 255));
+    let merged = h.state().clipboard_image(false).unwrap();
+    assert_eq!(merged.pixels[40], egui::Color32::from_rgb(255, 0, 0), "the picture: red shows there");
+}

@@ -236,18 +236,43 @@ impl Studio {
             }
         }
         if copy {
-            self.copy_merged(ctx);
+            self.copy_layer(ctx);
         }
+    }
+
+    /// Ctrl+C: the active layer's pixels inside the selection (or all of them), as Photoshop and Krita copy.
+    pub fn copy_layer(&mut self, ctx: &egui::Context) {
+        self.copy(ctx, true);
     }
 
     /// Copies the visible image (inside the selection, if any) to the clipboard.
     pub fn copy_merged(&mut self, ctx: &egui::Context) {
-        let Some(surface) = self.cache.surface.as_ref() else { return };
+        self.copy(ctx, false);
+    }
+
+    fn copy(&mut self, ctx: &egui::Context, layer: bool) {
+        match self.clipboard_image(layer) {
+            Ok(image) => {
+                self.status = format!("copied {}×{}", image.size[0], image.size[1]);
+                ctx.copy_image(image);
+            }
+            Err(e) => self.status = e,
+        }
+    }
+
+    /// What a copy puts on the clipboard: the active layer (`layer`) or the visible picture, inside the
+    /// selection (or the whole canvas), with the selection's soft edge as alpha.
+    pub fn clipboard_image(&self, layer: bool) -> Result<egui::ColorImage, String> {
         let doc = &self.editor.doc;
+        let surface = if layer {
+            let active = self.active.and_then(|id| doc.layer(id));
+            active.and_then(|l| l.surface()).ok_or("the active layer is a group: use Copy merged (Ctrl+Shift+C)")?
+        } else {
+            self.cache.surface.as_ref().ok_or("nothing to copy yet")?
+        };
         let area = doc.selection.bounds(doc.bounds());
         if area.is_empty() {
-            self.status = "nothing selected to copy".into();
-            return;
+            return Err("nothing selected to copy".into());
         }
         let pixels = surface.read_rect(area);
         let colors = pixels
@@ -261,9 +286,7 @@ impl Studio {
                 egui::Color32::from_rgba_premultiplied(s(p[0]), s(p[1]), s(p[2]), s(p[3]))
             })
             .collect();
-        let image = egui::ColorImage::new([area.width() as usize, area.height() as usize], colors);
-        ctx.copy_image(image);
-        self.status = format!("copied {}×{}", area.width(), area.height());
+        Ok(egui::ColorImage::new([area.width() as usize, area.height() as usize], colors))
     }
 
     /// The window's close button: ask about unsaved changes first.

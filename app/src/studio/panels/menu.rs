@@ -50,6 +50,11 @@ pub fn menu_bar(s: &mut Studio, ui: &mut egui::Ui) {
             item(s, ui, "Undo", Action::Undo);
             item(s, ui, "Redo", Action::Redo);
             ui.separator();
+            // Ctrl+C reaches the studio as a copy event (handle_clipboard), not as a key.
+            if ui.add(egui::Button::new("Copy layer").shortcut_text("Ctrl+C")).clicked() {
+                s.copy_layer(ui.ctx());
+                ui.close();
+            }
             item(s, ui, "Copy merged", Action::CopyMerged);
             item(s, ui, "Clear", Action::ClearSelected);
             item(s, ui, "Free transform", Action::Transform);
