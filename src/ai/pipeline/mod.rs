@@ -360,6 +360,11 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
     let start = Instant::now();
     let ort_before = loaded.ort_seconds();
     let mode = check_request(&loaded.folder, req)?;
+    // Switching between the plain and the ControlNet UNet reloads it: say so (and allow cancelling first).
+    let switching = loaded.unet_takes_residuals != !req.controls.is_empty();
+    if switching && !progress(&Progress::Loading { part: "unet", index: 0, count: 1 }) {
+        return Err(AiError::Cancelled);
+    }
     let control = load_controls(loaded, req, mode)?;
     if !control {
         loaded.controlnets.clear();
