@@ -2,6 +2,9 @@
 //! progress reach the last step with previews over the canvas, apply the candidate and undo it; cancel a job
 //! midway and find the document unchanged; a model folder dropped on the window is added; Ctrl+Up weights words.
 
+mod common;
+use common::Dropped;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -191,19 +194,6 @@ fn ctrl_up_weights_the_word_under_the_cursor() {
     h.key_press_modifiers(Modifiers::COMMAND, Key::ArrowUp);
     h.run_steps(1);
     assert_eq!(h.state().settings.ai.prompt, "(cat:1.2)");
-}
-
-/// A dropped folder as the window system hands it over.
-#[derive(Debug)]
-struct Dropped(PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        Err("a folder".into())
-    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -24,15 +24,13 @@ fn one_line_error(o: &Output) -> String {
     err
 }
 
-#[test]
-fn txt2img_through_the_cli_matches_diffusers_and_records_parameters() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out.png");
-    let timings = dir.path().join("t.json");
-    let o = oekaki(&[
+/// `oekaki generate` as the txt2img_euler_a reference was made (tiny-sd15, seed 1234, 8 steps, 64²), plus `extra`.
+fn generate_like_the_reference(extra: &[&str]) -> Output {
+    let model = fixture("tiny-sd15");
+    let mut args = vec![
         "generate",
         "--model",
-        &fixture("tiny-sd15"),
+        &model,
         "--prompt",
         "a cat sitting on a red sofa, oil painting",
         "--steps",
@@ -49,15 +47,26 @@ fn txt2img_through_the_cli_matches_diffusers_and_records_parameters() {
         "64",
         "--ep",
         "cpu",
-        "--timings",
-        timings.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    oekaki(&args)
+}
+
+/// The largest channel difference between two PNGs.
+fn worst_difference(a: &Path, b: &str) -> u8 {
+    let got = image::open(a).unwrap().to_rgb8();
+    let want = image::open(fixture(b)).unwrap().to_rgb8();
+    got.as_raw().iter().zip(want.as_raw()).map(|(x, y)| x.abs_diff(*y)).max().unwrap()
+}
+
+#[test]
+fn txt2img_through_the_cli_matches_diffusers_and_records_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.png");
+    let timings = dir.path().join("t.json");
+    let o = generate_like_the_reference(&["--timings", timings.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let got = image::open(&out).unwrap().to_rgb8();
-    let want = image::open(fixture("reference/txt2img_euler_a.png")).unwrap().to_rgb8();
-    let worst = got.as_raw().iter().zip(want.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    let worst = worst_difference(&out, "reference/txt2img_euler_a.png");
     assert!(worst <= 2, "CLI output differs from diffusers by {worst}/255");
     let bytes = std::fs::read(&out).unwrap();
     let params = oekaki::io::png_text::parameters_from_png(&bytes).unwrap().expect("parameters chunk");
@@ -80,39 +89,19 @@ fn txt2img_through_the_cli_matches_diffusers_and_records_parameters() {
 fn a_controlnet_guided_generation_through_the_cli_matches_diffusers() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cn.png");
-    let o = oekaki(&[
-        "generate",
-        "--model",
-        &fixture("tiny-sd15"),
-        "--prompt",
-        "a cat sitting on a red sofa, oil painting",
-        "--steps",
-        "8",
-        "--cfg",
-        "7",
-        "--sampler",
-        "euler_a",
-        "--seed",
-        "1234",
-        "--width",
-        "64",
-        "--height",
-        "64",
-        "--ep",
-        "cpu",
+    let (control, cn) = (fixture("inputs/control.png"), fixture("tiny-controlnet"));
+    let o = generate_like_the_reference(&[
         "--control",
-        &fixture("inputs/control.png"),
+        &control,
         "--control-model",
-        &fixture("tiny-controlnet"),
+        &cn,
         "--control-scale",
         "0.8",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let got = image::open(&out).unwrap().to_rgb8();
-    let want = image::open(fixture("reference/cn_txt2img_euler_a.png")).unwrap().to_rgb8();
-    let worst = got.as_raw().iter().zip(want.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    let worst = worst_difference(&out, "reference/cn_txt2img_euler_a.png");
     assert!(worst <= 2, "CLI output differs from diffusers by {worst}/255");
     let params = oekaki::io::png_text::parameters_from_png(&std::fs::read(&out).unwrap()).unwrap().unwrap();
     assert!(params.contains("ControlNet 0: \"Model: tiny-controlnet, Weight: 0.8"), "{params}");

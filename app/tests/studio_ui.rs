@@ -2,7 +2,9 @@
 //! new-document dialog, selections, free transform, and (on wgpu, lavapipe in CI) the canvas pixels against
 //! the core compositor.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::Dropped;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -163,19 +165,6 @@ fn the_layers_panel_adds_reorders_and_hides_layers() {
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
     assert_eq!(names(h.state()), ["Paper", "Layer 3", "Layer 1"], "delete undone");
-}
-
-/// A dropped file as the window system hands it over.
-#[derive(Debug)]
-struct Dropped(PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
 }
 
 fn wait_for_jobs(h: &mut Harness<Studio>) {

@@ -361,7 +361,8 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
     let ort_before = loaded.ort_seconds();
     let mode = check_request(&loaded.folder, req)?;
     // Switching between the plain and the ControlNet UNet reloads it: say so (and allow cancelling first).
-    let switching = loaded.unet_takes_residuals != !req.controls.is_empty();
+    let wants_control = !req.controls.is_empty();
+    let switching = loaded.unet_takes_residuals != wants_control;
     if switching && !progress(&Progress::Loading { part: "unet", index: 0, count: 1 }) {
         return Err(AiError::Cancelled);
     }
