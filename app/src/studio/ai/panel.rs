@@ -67,7 +67,8 @@ fn model_picker(s: &mut Studio, ui: &mut egui::Ui) {
                     }
                     Ok(info) => {
                         let chosen = s.settings.ai.model.as_ref() == Some(&m.dir);
-                        if ui.selectable_label(chosen, format!("{} ({})", m.name, info.label())).clicked() {
+                        let cn = if info.takes_controlnet { ", ControlNet-ready" } else { "" };
+                        if ui.selectable_label(chosen, format!("{} ({}{cn})", m.name, info.label())).clicked() {
                             pick = Some(m.dir.clone());
                         }
                     }
@@ -95,7 +96,8 @@ fn model_picker(s: &mut Studio, ui: &mut egui::Ui) {
         }
     });
     if let Some(info) = chosen_info(s) {
-        ui.label(format!("{} · native {} px", info.label(), info.native_size));
+        let cn = if info.takes_controlnet { " · takes ControlNets" } else { "" };
+        ui.label(format!("{} · native {} px{cn}", info.label(), info.native_size));
         for n in &info.notes {
             ui.colored_label(ui.visuals().warn_fg_color, n);
         }
