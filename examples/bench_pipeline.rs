@@ -13,7 +13,6 @@
 use std::path::PathBuf;
 
 use oekaki::ai::pipeline::{Engine, Request};
-use oekaki::ai::scheduler::SamplerKind;
 use oekaki::ai::session::Device;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,17 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             prompt: "1girl, silver hair, cherry blossoms, (masterpiece:1.2)".into(),
             negative: "lowres, bad hands".into(),
             steps,
-            cfg: 7.0,
-            image_cfg: 1.5,
-            strength: 1.0,
-            sampler: SamplerKind::EulerAncestral,
-            seed: 0,
             width: size,
             height: size,
-            clip_skip: 1,
-            init: None,
-            mask: None,
-            controls: Vec::new(),
+            ..Request::default()
         };
         let out = engine.generate(&model, &req, &mut |_| true)?;
         let t = &out.timings;

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use oekaki::ai::edit::{self, EditKind, EditOptions};
 use oekaki::ai::pipeline::{Engine, Request};
-use oekaki::ai::scheduler::SamplerKind;
 use oekaki::ai::session::Device;
 use oekaki::color::premultiply;
 use oekaki::doc::selection::Shape;
@@ -40,22 +39,7 @@ fn select(doc: &mut Document, r: Rect) {
 }
 
 fn request() -> Request {
-    Request {
-        prompt: "a red scarf".into(),
-        negative: String::new(),
-        steps: 3,
-        cfg: 7.0,
-        image_cfg: 1.5,
-        strength: 1.0,
-        sampler: SamplerKind::EulerAncestral,
-        seed: 3,
-        width: 0,
-        height: 0,
-        clip_skip: 1,
-        init: None,
-        mask: None,
-        controls: Vec::new(),
-    }
+    Request { prompt: "a red scarf".into(), steps: 3, seed: 3, ..Request::default() }
 }
 
 fn small() -> EditOptions {

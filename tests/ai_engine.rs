@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use oekaki::ai::AiError;
 use oekaki::ai::model::ModelFolder;
 use oekaki::ai::pipeline::{Engine, Progress, Request};
-use oekaki::ai::scheduler::SamplerKind;
 use oekaki::ai::session::{Device, Feed, Model};
 
 fn root() -> PathBuf {
@@ -26,22 +25,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn request() -> Request {
-    Request {
-        prompt: "a cat".into(),
-        negative: String::new(),
-        steps: 4,
-        cfg: 7.0,
-        image_cfg: 1.5,
-        strength: 1.0,
-        sampler: SamplerKind::EulerAncestral,
-        seed: 1,
-        width: 64,
-        height: 64,
-        clip_skip: 1,
-        init: None,
-        mask: None,
-        controls: Vec::new(),
-    }
+    Request { prompt: "a cat".into(), steps: 4, seed: 1, width: 64, height: 64, ..Request::default() }
 }
 
 #[test]

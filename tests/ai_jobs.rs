@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use oekaki::ai::edit::{EditKind, EditOptions};
 use oekaki::ai::pipeline::Request;
-use oekaki::ai::scheduler::SamplerKind;
 use oekaki::ai::session::Device;
 use oekaki::color::premultiply;
 use oekaki::doc::selection::{Combine, Shape};
@@ -41,22 +40,7 @@ fn job(doc: &Document, name: &str, steps: usize, seeds: Vec<u64>) -> EditJob {
         device: Device::Cpu,
         kind: EditKind::Inpaint,
         options: EditOptions { work_area: 128 * 128, ..EditOptions::default() },
-        request: Request {
-            prompt: "a (red:1.2) scarf".into(),
-            negative: String::new(),
-            steps,
-            cfg: 7.0,
-            image_cfg: 1.5,
-            strength: 1.0,
-            sampler: SamplerKind::EulerAncestral,
-            seed: 0,
-            width: 0,
-            height: 0,
-            clip_skip: 1,
-            init: None,
-            mask: None,
-            controls: Vec::new(),
-        },
+        request: Request { prompt: "a (red:1.2) scarf".into(), steps, ..Request::default() },
         seeds,
         prelude: None,
         guide: None,

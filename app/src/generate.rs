@@ -185,12 +185,9 @@ fn base_request(g: &GenOptions, sampler: SamplerKind, default_strength: f32) -> 
         strength: g.strength.unwrap_or(default_strength),
         sampler,
         seed: g.seed,
-        width: 0,
-        height: 0,
         clip_skip: g.clip_skip,
-        init: None,
-        mask: None,
         controls: controls(g)?,
+        ..Request::default()
     })
 }
 

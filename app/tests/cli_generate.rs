@@ -179,102 +179,67 @@ fn edit_inpaint_adds_one_layer_and_keeps_the_rest() {
     .unwrap();
     let out = dir.path().join("out.ora");
     let model = fixture("tiny-sd15-inpaint");
-    let o = oekaki(&[
-        "edit",
+    let never = dir.path().join("never.ora");
+    let (doc_s, never_s) = (doc.to_str().unwrap(), never.to_str().unwrap());
+    // `oekaki edit WHAT --doc in.png --model tiny-sd15-inpaint` plus `extra`
+    let edit = |what: &str, extra: &[&str]| {
+        let mut args = vec!["edit", what, "--doc", doc_s, "--model", &model];
+        args.extend_from_slice(extra);
+        oekaki(&args)
+    };
+    let info = |path: &Path| String::from_utf8_lossy(&oekaki(&["info", path.to_str().unwrap()]).stdout).to_string();
+    let o = edit(
         "inpaint",
-        "--doc",
-        doc.to_str().unwrap(),
-        "--mask",
-        mask.to_str().unwrap(),
-        "--model",
-        &model,
-        "--prompt",
-        "a red scarf",
-        "--steps",
-        "2",
-        "--seed",
-        "5",
-        "--ep",
-        "cpu",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        &[
+            "--mask",
+            mask.to_str().unwrap(),
+            "--prompt",
+            "a red scarf",
+            "--steps",
+            "2",
+            "--seed",
+            "5",
+            "--ep",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let info = String::from_utf8_lossy(&oekaki(&["info", out.to_str().unwrap()]).stdout).to_string();
-    assert!(info.contains("96×80, 2 layers"), "{info}");
-    assert!(info.contains("Inpainted: a red scarf"), "{info}");
-    assert!(info.contains("Seed: 5"), "{info}");
+    let i = info(&out);
+    assert!(i.contains("96×80, 2 layers"), "{i}");
+    assert!(i.contains("Inpainted: a red scarf"), "{i}");
+    assert!(i.contains("Seed: 5"), "{i}");
     let small = dir.path().join("small.png");
     image::GrayImage::new(10, 10).save(&small).unwrap();
-    let o = oekaki(&[
-        "edit",
-        "inpaint",
-        "--doc",
-        doc.to_str().unwrap(),
-        "--mask",
-        small.to_str().unwrap(),
-        "--model",
-        &model,
-        "--prompt",
-        "x",
-        "--out",
-        dir.path().join("never.ora").to_str().unwrap(),
-    ]);
+    let o = edit("inpaint", &["--mask", small.to_str().unwrap(), "--prompt", "x", "--out", never_s]);
     assert!(one_line_error(&o).contains("must match"));
-    let o = oekaki(&[
-        "edit",
-        "inpaint",
-        "--doc",
-        doc.to_str().unwrap(),
-        "--model",
-        &model,
-        "--prompt",
-        "x",
-        "--out",
-        dir.path().join("never.ora").to_str().unwrap(),
-    ]);
+    let o = edit("inpaint", &["--prompt", "x", "--out", never_s]);
     assert!(one_line_error(&o).contains("needs a selection"));
-    assert!(!dir.path().join("never.ora").exists());
 
     // expand: the canvas grows on the chosen side and the new strip is painted into a new layer
     let wide = dir.path().join("wide.ora");
-    let o = oekaki(&[
-        "edit",
+    let o = edit(
         "expand",
-        "--doc",
-        doc.to_str().unwrap(),
-        "--side",
-        "top",
-        "--amount",
-        "32",
-        "--model",
-        &model,
-        "--prompt",
-        "sky",
-        "--steps",
-        "2",
-        "--ep",
-        "cpu",
-        "--out",
-        wide.to_str().unwrap(),
-    ]);
+        &[
+            "--side",
+            "top",
+            "--amount",
+            "32",
+            "--prompt",
+            "sky",
+            "--steps",
+            "2",
+            "--ep",
+            "cpu",
+            "--out",
+            wide.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let info = String::from_utf8_lossy(&oekaki(&["info", wide.to_str().unwrap()]).stdout).to_string();
-    assert!(info.contains("96×112, 2 layers"), "{info}");
-    let o = oekaki(&[
-        "edit",
-        "expand",
-        "--doc",
-        doc.to_str().unwrap(),
-        "--side",
-        "up",
-        "--model",
-        &model,
-        "--prompt",
-        "x",
-        "--out",
-        dir.path().join("never.ora").to_str().unwrap(),
-    ]);
+    let i = info(&wide);
+    assert!(i.contains("96×112, 2 layers"), "{i}");
+    let o = edit("expand", &["--side", "up", "--prompt", "x", "--out", never_s]);
     assert!(one_line_error(&o).contains("unknown side"));
     assert!(!dir.path().join("never.ora").exists());
 }

@@ -56,6 +56,29 @@ pub struct Request {
     pub controls: Vec<Control>,
 }
 
+impl Default for Request {
+    /// A1111's defaults for what a request leaves out: Euler a, CFG 7, 20 steps, full strength, CLIP skip 1; size 0
+    /// (the caller or the edit decides), no images or ControlNets.
+    fn default() -> Self {
+        Request {
+            prompt: String::new(),
+            negative: String::new(),
+            steps: 20,
+            cfg: 7.0,
+            image_cfg: 1.5,
+            strength: 1.0,
+            sampler: SamplerKind::EulerAncestral,
+            seed: 0,
+            width: 0,
+            height: 0,
+            clip_skip: 1,
+            init: None,
+            mask: None,
+            controls: Vec::new(),
+        }
+    }
+}
+
 impl Request {
     /// The A1111 "parameters" text for an image this request made at `width × height` with `model`.
     pub fn a1111_parameters(&self, model: &Path, width: usize, height: usize) -> String {

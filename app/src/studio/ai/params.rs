@@ -138,16 +138,11 @@ impl AiParams {
             negative: self.negative.clone(),
             steps: self.steps.clamp(1, 150),
             cfg: self.cfg,
-            image_cfg: 1.5,
             strength: self.strength.clamp(0.0, 1.0),
             sampler: self.sampler_kind(),
             seed: self.seed,
-            width: 0,
-            height: 0,
             clip_skip: self.clip_skip.clamp(1, 12),
-            init: None,
-            mask: None,
-            controls: Vec::new(),
+            ..Request::default()
         }
     }
 
