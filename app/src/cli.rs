@@ -1,4 +1,4 @@
-//! The headless command line: `export`, `info`, `apply`, `generate` and `edit`.
+//! The headless command line: `export`, `info`, `apply`, `generate`, `edit`, `preprocess` and `segment`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,8 @@ enum Command {
     Edit(Box<crate::generate::EditArgs>),
     /// Turn a drawing or picture into a ControlNet control image (invert, scribble, canny, line art).
     Preprocess(crate::generate::PreprocessArgs),
+    /// Segment Anything: a mask from clicks (--point X,Y[,fg|bg]) and/or a box (--box X0,Y0,X1,Y1).
+    Segment(crate::segment::SegmentArgs),
 }
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
@@ -59,6 +61,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
         Some(Command::Generate(args)) => crate::generate::generate(*args),
         Some(Command::Edit(args)) => crate::generate::edit(*args),
         Some(Command::Preprocess(args)) => crate::generate::preprocess(args),
+        Some(Command::Segment(args)) => crate::segment::segment(args),
     }
 }
 

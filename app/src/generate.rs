@@ -312,11 +312,21 @@ pub struct PreprocessArgs {
 
 pub fn preprocess(a: PreprocessArgs) -> Result<()> {
     let kind = preprocess::Kind::parse(&a.kind)?;
-    let bytes = std::fs::read(&a.input).with_context(|| format!("cannot read {}", a.input.display()))?;
+    let input = open_rgb_over_white(&a.input)?;
+    let (w, h) = (input.width, input.height);
+    let opts = preprocess::Options { low: a.low, high: a.high, thickness: a.thickness, model: a.model };
+    let out = preprocess::run(kind, &input, &opts)?;
+    let rgba: Vec<u8> = out.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+    let png = oekaki::io::png_text::encode_png_rgba8(w as u32, h as u32, &rgba, &[])?;
+    oekaki::io::atomic::write_atomic(&a.out, &png, false).with_context(|| format!("cannot write {}", a.out.display()))
+}
+
+/// An image file as RGB over white paper (transparent areas look as a drawing on a transparent layer does).
+pub fn open_rgb_over_white(path: &std::path::Path) -> Result<Pixels> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let img = oekaki::io::raster_file::decode_rgba(&bytes, Limits::default())
-        .with_context(|| format!("cannot open {}", a.input.display()))?;
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    // over white paper, as a drawing on a transparent layer looks
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let (width, height) = (img.width() as usize, img.height() as usize);
     let data = img
         .pixels()
         .flat_map(|p| {
@@ -324,9 +334,5 @@ pub fn preprocess(a: PreprocessArgs) -> Result<()> {
             [0, 1, 2].map(|c| ((p[c] as u32 * a + 255 * (255 - a) + 127) / 255) as u8)
         })
         .collect();
-    let opts = preprocess::Options { low: a.low, high: a.high, thickness: a.thickness, model: a.model };
-    let out = preprocess::run(kind, &Pixels { width: w, height: h, data }, &opts)?;
-    let rgba: Vec<u8> = out.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
-    let png = oekaki::io::png_text::encode_png_rgba8(w as u32, h as u32, &rgba, &[])?;
-    oekaki::io::atomic::write_atomic(&a.out, &png, false).with_context(|| format!("cannot write {}", a.out.display()))
+    Ok(Pixels { width, height, data })
 }

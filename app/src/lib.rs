@@ -3,4 +3,5 @@
 
 pub mod cli;
 pub mod generate;
+pub mod segment;
 pub mod studio;

@@ -175,3 +175,79 @@ fn preprocess_writes_a_control_image_or_one_clear_error() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(image::open(&lines).unwrap().to_rgb8().dimensions(), (48, 40));
 }
+
+/// `oekaki segment` against SamPredictor's masks for the same prompts (tests/fixtures/sam, onnx/make_tiny_sam.py).
+#[test]
+fn segment_writes_sam_masks_and_scores_or_one_clear_error() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("tests/fixtures/sam");
+    let (model, image) = (root.join("tiny-sam"), root.join("reference/image.png"));
+    let (model, image) = (model.to_str().unwrap(), image.to_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let agree = |got: &Path, want: &str| {
+        let got = image::open(got).unwrap().to_luma8();
+        let want = image::open(root.join("reference").join(want)).unwrap().to_luma8();
+        assert_eq!(got.dimensions(), want.dimensions());
+        let same = got.as_raw().iter().zip(want.as_raw()).filter(|(a, b)| (**a > 127) == (**b > 127)).count();
+        same as f64 / got.as_raw().len() as f64
+    };
+    // Three points, no box: the demo's pick is the single-mask token.
+    let out = dir.path().join("mask.png");
+    let o = oekaki(&[
+        "segment",
+        "--model",
+        model,
+        "--image",
+        image,
+        "--point",
+        "132,101",
+        "--point",
+        "250,120,bg",
+        "--point",
+        "40.5,200.25,fg",
+        "--out",
+        out.to_str().unwrap(),
+        "--ep",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(agree(&out, "points-single-0.png") >= 0.99);
+    let mask = image::open(&out).unwrap().to_luma8();
+    assert!(mask.as_raw().iter().all(|&v| v == 0 || v == 255));
+
+    let o = oekaki(&[
+        "segment",
+        "--model",
+        model,
+        "--image",
+        image,
+        "--box",
+        "60,45,190,170",
+        "--multimask",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    for i in 0..3 {
+        assert!(agree(&dir.path().join(format!("mask-{i}.png")), &format!("box-multimask-{i}.png")) >= 0.99);
+        assert!(stdout.lines().nth(i).unwrap().contains(&format!("mask-{i}.png\tiou ")));
+    }
+
+    let never = dir.path().join("never.png");
+    let never = never.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--image", image, "--out", never], "at least one --point or a --box"),
+        (vec!["--image", image, "--point", "400,10", "--out", never], "outside the 331×229 image"),
+        (vec!["--image", image, "--point", "4,x", "--out", never], "numbers separated by commas"),
+        (vec!["--image", "/nonexistent.png", "--point", "4,4", "--out", never], "cannot read"),
+    ] {
+        let mut all = vec!["segment", "--model", model];
+        all.extend(args);
+        let e = one_line_error(&oekaki(&all));
+        assert!(e.contains(says), "{e}");
+    }
+    let e = one_line_error(&oekaki(&["segment", "--model", image, "--image", image, "--point", "4,4", "--out", never]));
+    assert!(e.contains("is not a folder"), "{e}");
+    assert!(!Path::new(never).exists());
+}

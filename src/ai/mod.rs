@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod preprocess;
 pub mod rng;
 pub mod runtime;
+pub mod sam;
 pub mod scheduler;
 pub mod session;
 pub mod text;

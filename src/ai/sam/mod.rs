@@ -1,0 +1,297 @@
+//! Segment Anything: an image encoder run once per picture, and a prompt decoder run per click.
+//!
+//! Model folders hold `*encoder*.onnx` and `*decoder*.onnx`, as samexporter / AnyLabeling write them (SAM v1
+//! ViT-B/L/H and MobileSAM share the interface). The family is read from the graphs' inputs, never from file
+//! names: the decoder's `image_embeddings` + `orig_im_size` is the official SAM v1 export; an encoder whose
+//! input has rank 3 (`[h, w, 3]`, RGB 0–255) normalizes and pads in the graph, rank 4 (`[1, 3, 1024, 1024]`)
+//! wants that done here. SAM2 (`high_res_feats_*`) and EfficientSAM (`batched_point_coords`) are recognised
+//! and refused with a clear message until their pre- and post-processing is implemented.
+//!
+//! Preprocessing follows segment-anything's `SamPredictor`: long side to 1024 (`frame::Frame`), bilinear with
+//! PIL's antialiasing when shrinking, `(x − mean) / std` on 0–255, zero padding after normalization.
+
+pub mod frame;
+pub mod prompt;
+pub mod proposal;
+
+use std::path::{Path, PathBuf};
+
+pub use frame::Frame;
+pub use prompt::{Point, Prompt};
+pub use proposal::Proposal;
+
+use super::AiError;
+use super::pipeline::Pixels;
+use super::session::{Device, Feed, Model, Output};
+
+const PIXEL_MEAN: [f32; 3] = [123.675, 116.28, 103.53];
+const PIXEL_STD: [f32; 3] = [58.395, 57.12, 57.375];
+const INPUT_SIDE: usize = 1024;
+
+/// Which exporter's interface a folder's graphs have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// SAM v1 / MobileSAM: official `SamOnnxModel` decoder; the encoder normalizes and pads in the graph
+    /// (samexporter `--use-preprocess`) or not.
+    SamV1 { preprocess_in_graph: bool },
+}
+
+impl Family {
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::SamV1 { .. } => "SAM (v1 / MobileSAM)",
+        }
+    }
+}
+
+/// An encoded image: what the decoder needs besides the prompt.
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    pub frame: Frame,
+    pub image_embeddings: Output,
+}
+
+/// A loaded SAM: encoder and decoder sessions.
+pub struct SamModel {
+    pub dir: PathBuf,
+    pub family: Family,
+    encoder: Model,
+    decoder: Model,
+}
+
+fn one_file(dir: &Path, part: &str) -> Result<PathBuf, AiError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| AiError::Model(format!("{}: {e}", dir.display())))?;
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+            name.ends_with(".onnx") && name.contains(part) && p.is_file()
+        })
+        .collect();
+    found.sort();
+    // AnyLabeling ships `x.encoder.quant.onnx` beside `x.encoder.onnx`: prefer full precision.
+    if found.len() > 1 {
+        let plain: Vec<PathBuf> = found.iter().filter(|p| !p.to_string_lossy().contains("quant")).cloned().collect();
+        if !plain.is_empty() {
+            found = plain;
+        }
+    }
+    match found.len() {
+        0 => Err(AiError::Model(format!(
+            "{}: no *{part}*.onnx (a SAM folder holds an encoder and a decoder)",
+            dir.display()
+        ))),
+        1 => Ok(found.remove(0)),
+        _ => Err(AiError::Model(format!(
+            "{}: several {part} files ({}); keep one",
+            dir.display(),
+            found.iter().filter_map(|p| p.file_name()?.to_str()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+impl SamModel {
+    /// The encoder and decoder files of a SAM folder, or what is missing.
+    pub fn files(dir: &Path) -> Result<(PathBuf, PathBuf), AiError> {
+        if !dir.is_dir() {
+            return Err(AiError::Model(format!("{} is not a folder", dir.display())));
+        }
+        let encoder = one_file(dir, "encoder");
+        let decoder = one_file(dir, "decoder");
+        match (encoder, decoder) {
+            (Ok(e), Ok(d)) => Ok((e, d)),
+            (Err(_), Err(_)) => Err(AiError::Model(format!(
+                "{}: no *encoder*.onnx and no *decoder*.onnx (a SAM folder holds both)",
+                dir.display()
+            ))),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    }
+
+    pub fn load(dir: &Path, device: Device) -> Result<Self, AiError> {
+        let (encoder_file, decoder_file) = Self::files(dir)?;
+        let decoder = Model::load(&decoder_file, device)?;
+        let family = detect(&decoder, dir)?;
+        let encoder = Model::load(&encoder_file, device)?;
+        let input = encoder
+            .inputs
+            .first()
+            .ok_or_else(|| AiError::Model(format!("{}: the encoder has no input", dir.display())))?;
+        let family = match (family, input.shape.len()) {
+            (Family::SamV1 { .. }, 3) => Family::SamV1 { preprocess_in_graph: true },
+            (Family::SamV1 { .. }, 4) => Family::SamV1 { preprocess_in_graph: false },
+            (_, rank) => {
+                return Err(AiError::Model(format!(
+                    "{}: the encoder's input \"{}\" has rank {rank}; SAM encoders take [h, w, 3] or [1, 3, 1024, 1024]",
+                    encoder_file.display(),
+                    input.name
+                )));
+            }
+        };
+        Ok(SamModel { dir: dir.to_path_buf(), family, encoder, decoder })
+    }
+
+    /// Execution providers that run the encoder and the decoder.
+    pub fn providers(&self) -> String {
+        if self.encoder.provider == self.decoder.provider {
+            self.encoder.provider.to_string()
+        } else {
+            format!("{} + {}", self.encoder.provider, self.decoder.provider)
+        }
+    }
+
+    /// Run the encoder on an RGB (or grey) image.
+    pub fn encode(&mut self, img: &Pixels) -> Result<Embedding, AiError> {
+        let rgb = to_rgb(img)?;
+        let frame = Frame::longest_side(img.width, img.height, INPUT_SIDE);
+        let resized = if (frame.resized_width, frame.resized_height) == (img.width, img.height) {
+            rgb
+        } else {
+            image::imageops::resize(
+                &rgb,
+                frame.resized_width as u32,
+                frame.resized_height as u32,
+                image::imageops::FilterType::Triangle,
+            )
+        };
+        let Family::SamV1 { preprocess_in_graph } = self.family;
+        let (rw, rh) = (frame.resized_width, frame.resized_height);
+        let feed = if preprocess_in_graph {
+            Feed::F32(vec![rh, rw, 3], resized.as_raw().iter().map(|&v| v as f32).collect())
+        } else {
+            Feed::F32(vec![1, 3, INPUT_SIDE, INPUT_SIDE], normalized_padded(&resized))
+        };
+        let input = self.encoder.inputs[0].name.clone();
+        let output = self.encoder.outputs.first().cloned().unwrap_or_default();
+        let image_embeddings = self.encoder.run(vec![(&input, feed)], &[&output])?.remove(0);
+        Ok(Embedding { frame, image_embeddings })
+    }
+
+    /// Candidate masks for a prompt; `previous` is the low-resolution logits of the mask being refined.
+    pub fn decode(&mut self, emb: &Embedding, prompt: &Prompt, previous: Option<&[f32]>) -> Result<Proposal, AiError> {
+        let frame = emb.frame;
+        prompt.check(frame.width, frame.height)?;
+        let shape = &emb.image_embeddings.shape;
+        if shape.len() != 4 {
+            return Err(AiError::Model("the image embeddings are not [1, C, H, W]".into()));
+        }
+        let low_side = 4 * shape[2];
+        let labelled = prompt.labelled();
+        let n = labelled.len();
+        let mut coords = Vec::with_capacity(2 * n);
+        let mut labels = Vec::with_capacity(n);
+        for ([x, y], label) in &labelled {
+            let [mx, my] = if *label < 0.0 { [*x, *y] } else { frame.to_model(*x, *y) };
+            coords.extend([mx, my]);
+            labels.push(*label);
+        }
+        let (mask_input, has_mask) = match previous {
+            Some(logits) if logits.len() == low_side * low_side => (logits.to_vec(), 1.0),
+            Some(_) => return Err(AiError::Input("the mask to refine has the wrong size".into())),
+            None => (vec![0.0; low_side * low_side], 0.0),
+        };
+        let feeds = vec![
+            ("image_embeddings", Feed::F32(shape.clone(), emb.image_embeddings.data.clone())),
+            ("point_coords", Feed::F32(vec![1, n, 2], coords)),
+            ("point_labels", Feed::F32(vec![1, n], labels)),
+            ("mask_input", Feed::F32(vec![1, 1, low_side, low_side], mask_input)),
+            ("has_mask_input", Feed::F32(vec![1], vec![has_mask])),
+            ("orig_im_size", Feed::F32(vec![2], vec![frame.height as f32, frame.width as f32])),
+        ];
+        let with_low_res = self.decoder.has_output("low_res_masks");
+        let wanted: &[&str] =
+            if with_low_res { &["masks", "iou_predictions", "low_res_masks"] } else { &["masks", "iou_predictions"] };
+        let mut out = self.decoder.run(feeds, wanted)?;
+        let masks = out.remove(0);
+        let scores = out.remove(0);
+        let low = if with_low_res { Some(out.remove(0)) } else { None };
+        let k = scores.data.len();
+        let plane = frame.width * frame.height;
+        if k == 0 || masks.data.len() != k * plane {
+            return Err(AiError::Model(format!(
+                "{}: the decoder gave masks of shape {:?} for a {}×{} image",
+                self.dir.display(),
+                masks.shape,
+                frame.width,
+                frame.height
+            )));
+        }
+        // Four tokens: 1–3 are the multimask candidates, token 0 the single mask; put it last.
+        let order: Vec<usize> = if k == 4 { vec![1, 2, 3, 0] } else { (0..k).collect() };
+        let (multimask, single) = if k == 4 { (3, Some(3)) } else { (0, None) };
+        let low_plane = low_side * low_side;
+        let low_res = match low {
+            Some(l) if l.data.len() == k * low_plane => {
+                order.iter().map(|&t| l.data[t * low_plane..(t + 1) * low_plane].to_vec()).collect()
+            }
+            _ => Vec::new(),
+        };
+        let scores: Vec<f32> = order.iter().map(|&t| scores.data[t]).collect();
+        let best = Proposal::pick_best(&scores, multimask, single, n);
+        Ok(Proposal {
+            width: frame.width,
+            height: frame.height,
+            masks: order.iter().map(|&t| masks.data[t * plane..(t + 1) * plane].to_vec()).collect(),
+            scores,
+            low_res,
+            low_res_side: low_side,
+            multimask,
+            best,
+        })
+    }
+}
+
+/// The family a decoder's inputs say it belongs to.
+fn detect(decoder: &Model, dir: &Path) -> Result<Family, AiError> {
+    let has = |name: &str| decoder.input(name).is_some();
+    if has("image_embeddings") && has("point_coords") && has("point_labels") && has("orig_im_size") {
+        return Ok(Family::SamV1 { preprocess_in_graph: false });
+    }
+    let names = decoder.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ");
+    if has("high_res_feats_0") {
+        return Err(AiError::Model(format!(
+            "{}: a SAM2 decoder; SAM2 is not supported yet (use SAM v1 or MobileSAM)",
+            dir.display()
+        )));
+    }
+    if has("batched_point_coords") {
+        return Err(AiError::Model(format!(
+            "{}: an EfficientSAM decoder; EfficientSAM is not supported yet (use SAM v1 or MobileSAM)",
+            dir.display()
+        )));
+    }
+    Err(AiError::Model(format!(
+        "{}: the decoder's inputs ({names}) are not a SAM decoder's (image_embeddings, point_coords, point_labels, \
+         mask_input, has_mask_input, orig_im_size)",
+        dir.display()
+    )))
+}
+
+fn to_rgb(img: &Pixels) -> Result<image::RgbImage, AiError> {
+    let (w, h) = (img.width, img.height);
+    if w == 0 || h == 0 {
+        return Err(AiError::Input("the image to segment is empty".into()));
+    }
+    let data = if img.data.len() == w * h * 3 {
+        img.data.clone()
+    } else if img.data.len() == w * h {
+        img.data.iter().flat_map(|&v| [v, v, v]).collect()
+    } else {
+        return Err(AiError::Input("the image to segment is malformed".into()));
+    };
+    image::RgbImage::from_raw(w as u32, h as u32, data)
+        .ok_or_else(|| AiError::Input("the image to segment is malformed".into()))
+}
+
+/// `(x − mean) / std`, NCHW, then zero padding to 1024² (so the padding equals the mean colour).
+fn normalized_padded(img: &image::RgbImage) -> Vec<f32> {
+    let plane = INPUT_SIDE * INPUT_SIDE;
+    let mut x = vec![0f32; 3 * plane];
+    for (px, py, p) in img.enumerate_pixels() {
+        let i = py as usize * INPUT_SIDE + px as usize;
+        for c in 0..3 {
+            x[c * plane + i] = (p[c] as f32 - PIXEL_MEAN[c]) / PIXEL_STD[c];
+        }
+    }
+    x
+}
