@@ -143,3 +143,81 @@ fn unusable_folders_and_prompts_are_one_clear_error() {
     let tiny = Pixels { width: 0, height: 4, data: vec![] };
     assert!(model.encode(&tiny).is_err());
 }
+
+/// The Smart select worker on a document: an area away from the origin, clicks in document coordinates, and
+/// the selection command at full resolution; the same masks as calling the model on the cropped picture.
+#[test]
+fn smart_select_worker_maps_document_points_and_makes_the_selection() {
+    use oekaki::doc::selection::Combine;
+    use oekaki::geom::Rect;
+    use oekaki::jobs::segment::{SegmentEvent, Segmenter, Source, selection_command};
+    use std::time::Duration;
+
+    let bytes = std::fs::read(fixture("reference/image.png")).unwrap();
+    let doc = oekaki::io::raster_file::open_image(&bytes, "picture", oekaki::io::Limits::default()).unwrap();
+    let rect = Rect { x0: 100, y0: 50, x1: 331, y1: 229 };
+    let worker = Segmenter::new();
+    worker.encode(7, fixture("tiny-sam"), Device::Cpu, Source { doc: doc.clone(), layer: None, rect });
+    let area = match worker.wait(Duration::from_secs(60)) {
+        Some(SegmentEvent::Encoded { key: 7, area, providers, .. }) => {
+            assert_eq!(providers, "CPU");
+            area
+        }
+        _ => panic!("no embedding"),
+    };
+    assert_eq!((area.rect, area.work_width, area.work_height), (rect, 231, 179));
+    let clicks = vec![Point { x: 132.0, y: 101.0, foreground: true }, Point { x: 300.0, y: 60.0, foreground: false }];
+    // Several clicks in a burst: the newest one is answered.
+    for seq in 1..=3 {
+        worker.decode(7, seq, clicks[..(seq as usize).min(2)].to_vec(), None, None);
+    }
+    let mut last = None;
+    while let Some(event) = worker.wait(Duration::from_secs(30)) {
+        match event {
+            SegmentEvent::Proposal { seq, proposal, .. } => {
+                let done = seq == 3;
+                last = Some(proposal);
+                if done {
+                    break;
+                }
+            }
+            SegmentEvent::Failed { error, .. } => panic!("{error}"),
+            SegmentEvent::Encoded { .. } => panic!("encoded twice"),
+        }
+    }
+    let proposal = last.expect("a proposal for the last click");
+
+    // The same, straight from the model on the cropped picture.
+    let crop = image::open(fixture("reference/image.png")).unwrap().to_rgb8();
+    let crop = image::imageops::crop_imm(&crop, 100, 50, 231, 179).to_image();
+    let mut model = SamModel::load(&fixture("tiny-sam"), Device::Cpu).unwrap();
+    let emb = model.encode(&Pixels { width: 231, height: 179, data: crop.into_raw() }).unwrap();
+    let local: Vec<Point> = clicks.iter().map(|p| Point { x: p.x - 100.0, y: p.y - 50.0, ..*p }).collect();
+    let direct = model.decode(&emb, &Prompt { points: local, bbox: None }, None).unwrap();
+    assert_eq!(proposal.best, direct.best);
+    for i in 0..4 {
+        assert_eq!(proposal.mask(i), direct.mask(i), "candidate {i}");
+    }
+
+    // This random model's single-mask token is nearly empty here; select with the first multimask candidate.
+    let cmd = selection_command(&doc, &proposal, 0, &area, Combine::Replace).unwrap();
+    let mut edited = doc.clone();
+    cmd.apply(&mut edited).unwrap();
+    let mask = direct.mask(0);
+    let mut inside = 0;
+    for y in 0..229 {
+        for x in 0..331 {
+            let want = if rect.contains(x, y) { mask[((y - 50) * 231 + (x - 100)) as usize] } else { 0 };
+            assert_eq!(edited.selection.coverage(x, y), want, "({x}, {y})");
+            inside += (want > 0) as usize;
+        }
+    }
+    assert!(inside > 1000 && inside < 231 * 179 - 1000, "the selection is neither empty nor everything: {inside}");
+
+    // A click outside the encoded area is refused with a clear message, not answered with a wrong mask.
+    worker.decode(7, 4, vec![Point { x: 20.0, y: 20.0, foreground: true }], None, None);
+    match worker.wait(Duration::from_secs(30)) {
+        Some(SegmentEvent::Failed { error, .. }) => assert!(error.contains("outside the area"), "{error}"),
+        _ => panic!("expected a failure"),
+    }
+}

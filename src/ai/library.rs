@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{ModelFolder, UnetKind};
 use super::scheduler::SamplerKind;
-use super::{controlnet, preprocess};
+use super::{controlnet, preprocess, sam};
 
 /// What kind of model a folder holds, as shown to the artist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub enum ModelKind {
     ControlNet,
     /// A neural ControlNet preprocessor (`family` is its `preprocess::Kind` name).
     Preprocessor,
+    /// A Segment Anything encoder + decoder pair (the Smart select tool).
+    Segmenter,
 }
 
 /// A usable model folder.
@@ -50,12 +52,13 @@ impl ModelInfo {
             ModelKind::Lcm => format!("{} LCM", self.family),
             ModelKind::ControlNet => format!("{} ControlNet", self.family),
             ModelKind::Preprocessor => format!("{} preprocessor", self.family),
+            ModelKind::Segmenter => "Segment Anything".to_string(),
         }
     }
 
-    /// A model to generate with (not a ControlNet or preprocessor).
+    /// A model to generate with (not a ControlNet, preprocessor or segmenter).
     pub fn is_base_model(&self) -> bool {
-        !matches!(self.kind, ModelKind::ControlNet | ModelKind::Preprocessor)
+        !matches!(self.kind, ModelKind::ControlNet | ModelKind::Preprocessor | ModelKind::Segmenter)
     }
 
     /// Can this model refine or inpaint (it has a VAE encoder)?
@@ -179,6 +182,17 @@ pub fn inspect(dir: &Path) -> ModelEntry {
     if controlnet::is_controlnet(dir) {
         let status = controlnet::model_file(dir).map(|_| describe_controlnet(dir)).map_err(|e| e.to_string());
         return ModelEntry { dir: dir.to_path_buf(), name, status };
+    }
+    if sam::SamModel::files(dir).is_ok() {
+        let info = ModelInfo {
+            kind: ModelKind::Segmenter,
+            family: "SAM",
+            native_size: 1024,
+            notes: Vec::new(),
+            preset: fallback(),
+            takes_controlnet: false,
+        };
+        return ModelEntry { dir: dir.to_path_buf(), name, status: Ok(info) };
     }
     let status = match ModelFolder::open(dir) {
         Ok(folder) => Ok(describe(&folder)),

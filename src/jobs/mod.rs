@@ -5,6 +5,7 @@
 
 pub mod preview;
 mod run;
+pub mod segment;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
