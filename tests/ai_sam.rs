@@ -166,7 +166,7 @@ fn smart_select_worker_maps_document_points_and_makes_the_selection() {
         _ => panic!("no embedding"),
     };
     assert_eq!((area.rect, area.work_width, area.work_height), (rect, 231, 179));
-    let clicks = vec![Point { x: 132.0, y: 101.0, foreground: true }, Point { x: 300.0, y: 60.0, foreground: false }];
+    let clicks = [Point { x: 132.0, y: 101.0, foreground: true }, Point { x: 300.0, y: 60.0, foreground: false }];
     // Several clicks in a burst: the newest one is answered.
     for seq in 1..=3 {
         worker.decode(7, seq, clicks[..(seq as usize).min(2)].to_vec(), None, None);

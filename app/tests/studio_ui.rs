@@ -445,3 +445,70 @@ fn ctrl_c_copies_the_active_layer_and_copy_merged_the_picture() {
     let merged = h.state().clipboard_image(false).unwrap();
     assert_eq!(merged.pixels[40], egui::Color32::from_rgb(255, 0, 0), "the picture: red shows there");
 }
+
+fn wait_until(h: &mut Harness<Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
+    let end = Instant::now() + Duration::from_secs(60);
+    while !done(h.state()) {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(2);
+}
+
+/// Smart select with the tiny SAM (tests/fixtures/sam): S encodes the picture in the background, a click
+/// proposes the decoder's mask (the same as calling the model directly), C cycles the candidates, Esc drops
+/// the points, Enter makes the mask the selection as one undoable step.
+#[test]
+fn smart_select_proposes_sam_masks_and_enter_selects_one_as_one_step() {
+    use oekaki::ai::sam::{Prompt, SamModel};
+    use oekaki::ai::session::Device;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("tests/fixtures/sam");
+    let bytes = std::fs::read(root.join("reference/image.png")).unwrap();
+    let doc = oekaki::io::raster_file::open_image(&bytes, "picture", oekaki::io::Limits::default()).unwrap();
+    let mut h = harness(doc);
+    h.state_mut().ai.models = vec![oekaki::ai::library::inspect(&root.join("tiny-sam"))];
+    h.key_press(Key::S);
+    h.run_steps(2);
+    assert_eq!(h.state().tools.tool, Tool::SmartSelect);
+    wait_until(&mut h, "the picture to be encoded", |s| s.smart.area.is_some());
+    assert!(h.state().smart.info.starts_with("Ready (CPU"), "{}", h.state().smart.info);
+
+    click(&mut h, 132.0, 101.0);
+    wait_until(&mut h, "a proposal", |s| s.smart.proposal.is_some());
+    let (points, candidate) = (h.state().smart.points.clone(), h.state().smart.candidate);
+    assert_eq!(points.len(), 1);
+    let mut model = SamModel::load(&root.join("tiny-sam"), Device::Cpu).unwrap();
+    let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
+    let emb = model.encode(&oekaki::ai::pipeline::Pixels { width: 331, height: 229, data: img.into_raw() }).unwrap();
+    let direct = model.decode(&emb, &Prompt { points: points.clone(), bbox: None }, None).unwrap();
+    assert_eq!(candidate, direct.best, "the demo's pick is shown first");
+    let shown = h.state().smart.proposal.clone().unwrap().0;
+    assert_eq!(shown.mask(candidate), direct.mask(direct.best));
+
+    h.key_press(Key::C);
+    h.run_steps(2);
+    assert_eq!(h.state().smart.candidate, (candidate + 1) % 4, "C shows the next candidate");
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert!(h.state().smart.points.is_empty() && h.state().smart.proposal.is_none());
+    assert!(!h.state().editor.doc.selection.active, "Esc selects nothing");
+
+    // Choose the first multimask candidate (non-trivial for this model) and select it.
+    click(&mut h, 132.0, 101.0);
+    wait_until(&mut h, "a proposal", |s| s.smart.proposal.is_some());
+    h.state_mut().smart.candidate = 0;
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    let mask = direct.mask(0);
+    let s = h.state();
+    assert!(s.editor.doc.selection.active && s.smart.proposal.is_none());
+    let differ = (0..229)
+        .flat_map(|y| (0..331).map(move |x| (x, y)))
+        .filter(|&(x, y)| s.editor.doc.selection.coverage(x, y) != mask[(y * 331 + x) as usize])
+        .count();
+    assert_eq!(differ, 0, "the selection is the proposed mask");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert!(!h.state().editor.doc.selection.active, "one undo step takes the selection back");
+}

@@ -156,6 +156,13 @@ impl Studio {
         {
             self.tool_click(tool, p, m, ui, response);
         }
+        // Right click: a background point for Smart select.
+        if tool == Tool::SmartSelect
+            && response.secondary_clicked()
+            && let Some(p) = pos
+        {
+            self.smart_click(p, true);
+        }
         // A drag is recognised a few points after the press; it starts where the button went down.
         let origin = ui.input(|i| i.pointer.press_origin()).map(&to_canvas).or(pos);
         if response.drag_started_by(egui::PointerButton::Primary)
@@ -190,6 +197,7 @@ impl Studio {
                 None => self.status = "no layer to fill".into(),
             },
             Tool::Eyedropper => self.pick_color(p),
+            Tool::SmartSelect => self.smart_click(p, m.alt),
             Tool::Wand => {
                 let spec = self.tools.wand.spec(x, y, self.active);
                 let how = self.tools.combine(m.shift, m.alt);
@@ -219,7 +227,9 @@ impl Studio {
     fn tool_drag_start(&mut self, tool: Tool, p: [f32; 2], m: egui::Modifiers) {
         let combine = self.tools.combine(m.shift, m.alt);
         self.tools.gesture = match tool {
-            Tool::SelectRect | Tool::SelectEllipse | Tool::Gradient => Gesture::Drag { start: p, end: p, combine },
+            Tool::SelectRect | Tool::SelectEllipse | Tool::Gradient | Tool::SmartSelect => {
+                Gesture::Drag { start: p, end: p, combine }
+            }
             Tool::Lasso => Gesture::Lasso { points: vec![p], combine },
             Tool::Move => match self.active {
                 Some(layer) => Gesture::Move { layer, start: p, delta: [0, 0] },
@@ -290,6 +300,7 @@ impl Studio {
                     None => self.status = "no layer for the gradient".into(),
                 }
             }
+            Gesture::Drag { start, end, .. } if tool == Tool::SmartSelect => self.smart_box(start, end),
             Gesture::Drag { start, end, combine } => {
                 if let Some(shape) = drag_shape(tool, start, end) {
                     self.select_shape(&shape, combine);

@@ -13,6 +13,7 @@ mod overlays;
 mod panels;
 pub mod settings;
 mod shortcuts;
+mod smart_select;
 pub mod tools;
 
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub struct Studio {
     pub background: Background,
     pub frame_times: FrameTimes,
     pub ai: ai::AiState,
+    pub smart: smart_select::SmartSelect,
     overlays: overlays::Overlays,
     thumbnails: panels::Thumbnails,
     autosave: Option<(Autosaver, RecoveryStore)>,
@@ -94,6 +96,7 @@ impl Studio {
             background: Background::default(),
             frame_times: FrameTimes::default(),
             ai: Default::default(),
+            smart: Default::default(),
             overlays: Default::default(),
             thumbnails: Default::default(),
             autosave: None,
@@ -285,6 +288,8 @@ impl Studio {
         self.background.set_context(&ctx);
         self.handle_finished_jobs();
         self.ai_poll(&ctx);
+        self.smart_prepare();
+        self.smart_poll(&ctx);
         self.handle_dropped_files(&ctx);
         self.handle_clipboard(&ctx);
         self.handle_close_request(&ctx);

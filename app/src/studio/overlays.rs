@@ -40,6 +40,18 @@ impl Studio {
         if self.tools.quick_mask {
             self.draw_quick_mask(ui, painter, &screen);
         }
+        if let Some((r, tex)) = self.smart_overlay(ui.ctx()) {
+            textured_quad(painter, tex, r, &screen);
+        }
+        for p in &self.smart.points {
+            let fill =
+                if p.foreground { egui::Color32::from_rgb(40, 200, 90) } else { egui::Color32::from_rgb(230, 60, 60) };
+            painter.circle(screen([p.x, p.y]), 5.0, fill, egui::Stroke::new(1.5, egui::Color32::WHITE));
+        }
+        if let Some([x0, y0, x1, y1]) = self.smart.bbox {
+            let pts = vec![screen([x0, y0]), screen([x1, y0]), screen([x1, y1]), screen([x0, y1])];
+            painter.add(egui::Shape::closed_line(pts, egui::Stroke::new(1.5, egui::Color32::from_rgb(60, 160, 255))));
+        }
         self.draw_ants(ui, painter, &screen);
         let thin = |c| egui::Stroke::new(1.0, c);
         match &self.tools.gesture {

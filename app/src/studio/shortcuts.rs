@@ -9,6 +9,7 @@ use super::tools::Tool;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     Tool(Tool),
+    NextCandidate,
     SmallerBrush,
     BiggerBrush,
     SwapColors,
@@ -52,6 +53,8 @@ pub const SHORTCUTS: &[(Modifiers, Key, Action, &str)] = &[
     (Modifiers::SHIFT, Key::M, Action::Tool(Tool::SelectEllipse), "Ellipse select"),
     (Modifiers::NONE, Key::L, Action::Tool(Tool::Lasso), "Lasso"),
     (Modifiers::NONE, Key::W, Action::Tool(Tool::Wand), "Magic wand"),
+    (Modifiers::NONE, Key::S, Action::Tool(Tool::SmartSelect), "Smart select (Segment Anything)"),
+    (Modifiers::NONE, Key::C, Action::NextCandidate, "Smart select: next candidate mask"),
     (Modifiers::NONE, Key::V, Action::Tool(Tool::Move), "Move"),
     (Modifiers::NONE, Key::H, Action::Tool(Tool::Hand), "Hand (or hold Space, or middle-drag)"),
     (Modifiers::NONE, Key::Z, Action::Tool(Tool::Zoom), "Zoom (Alt+click zooms out)"),
@@ -74,8 +77,8 @@ pub const SHORTCUTS: &[(Modifiers, Key, Action, &str)] = &[
     (Modifiers::COMMAND, Key::D, Action::Deselect, "Deselect"),
     (Modifiers::COMMAND.plus(Modifiers::SHIFT), Key::I, Action::InvertSelection, "Invert selection"),
     (Modifiers::NONE, Key::Delete, Action::ClearSelected, "Clear the selected area of the layer"),
-    (Modifiers::NONE, Key::Enter, Action::Apply, "Apply the transform"),
-    (Modifiers::NONE, Key::Escape, Action::Cancel, "Cancel the transform or gesture"),
+    (Modifiers::NONE, Key::Enter, Action::Apply, "Apply the transform or the Smart select mask"),
+    (Modifiers::NONE, Key::Escape, Action::Cancel, "Cancel the transform, gesture or Smart select points"),
     (Modifiers::NONE, Key::Tab, Action::TogglePanels, "Hide / show panels"),
     (Modifiers::COMMAND, Key::Num0, Action::FitView, "Fit the canvas in the window"),
     (Modifiers::COMMAND, Key::Num1, Action::ActualPixels, "100 %"),
@@ -157,9 +160,16 @@ impl Studio {
             },
             Action::QuickMask => self.tools.quick_mask = !self.tools.quick_mask,
             Action::Transform => self.begin_transform(),
-            Action::Apply => self.commit_transform(),
+            Action::Apply => {
+                if !self.smart_apply() {
+                    self.commit_transform();
+                }
+            }
+            Action::NextCandidate => self.smart_cycle(),
             Action::Cancel => {
-                if self.tools.transform.is_some() {
+                if self.smart.has_prompt() {
+                    self.smart_discard();
+                } else if self.tools.transform.is_some() {
                     self.cancel_transform();
                 } else {
                     self.tools.cancel_gesture(&mut self.editor);

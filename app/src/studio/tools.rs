@@ -22,6 +22,7 @@ pub enum Tool {
     SelectEllipse,
     Lasso,
     Wand,
+    SmartSelect,
     Move,
     Transform,
     Hand,
@@ -29,7 +30,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const ALL: [Tool; 13] = [
+    pub const ALL: [Tool; 14] = [
         Tool::Brush,
         Tool::Eraser,
         Tool::Fill,
@@ -39,6 +40,7 @@ impl Tool {
         Tool::SelectEllipse,
         Tool::Lasso,
         Tool::Wand,
+        Tool::SmartSelect,
         Tool::Move,
         Tool::Transform,
         Tool::Hand,
@@ -56,6 +58,7 @@ impl Tool {
             Tool::SelectEllipse => "Ellipse select",
             Tool::Lasso => "Lasso",
             Tool::Wand => "Magic wand",
+            Tool::SmartSelect => "Smart select",
             Tool::Move => "Move",
             Tool::Transform => "Transform",
             Tool::Hand => "Hand",

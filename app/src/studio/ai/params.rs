@@ -67,6 +67,8 @@ pub struct AiParams {
     /// "none"), strength and step window.
     pub guide: bool,
     pub guide_model: Option<PathBuf>,
+    /// The Segment Anything folder Smart select uses (None: the first one found).
+    pub sam_model: Option<PathBuf>,
     pub guide_preprocess: String,
     pub guide_scale: f32,
     pub guide_start: f64,
@@ -96,6 +98,7 @@ impl Default for AiParams {
             expand_amount: 256,
             guide: false,
             guide_model: None,
+            sam_model: None,
             guide_preprocess: "invert".into(),
             guide_scale: 1.0,
             guide_start: 0.0,

@@ -18,6 +18,7 @@ pub fn show(s: &mut Studio, ui: &mut egui::Ui) {
             select_mode(&mut s.tools.select_mode, ui);
         }
         Tool::SelectRect | Tool::SelectEllipse | Tool::Lasso => select_mode(&mut s.tools.select_mode, ui),
+        Tool::SmartSelect => smart_select(s, ui),
         Tool::Gradient => {
             ui.horizontal(|ui| {
                 ui.radio_value(&mut s.tools.gradient, GradientKind::Linear, "Linear");
@@ -127,4 +128,51 @@ fn select_mode(mode: &mut Combine, ui: &mut egui::Ui) {
         ui.radio_value(mode, Combine::Intersect, "Intersect");
     });
     ui.weak("Shift adds, Alt subtracts. A click without dragging deselects.");
+}
+
+fn smart_select(s: &mut Studio, ui: &mut egui::Ui) {
+    let sams: Vec<(std::path::PathBuf, String)> =
+        s.ai.models
+            .iter()
+            .filter(|m| m.status.as_ref().is_ok_and(|i| i.kind == oekaki::ai::library::ModelKind::Segmenter))
+            .map(|m| (m.dir.clone(), m.name.clone()))
+            .collect();
+    let current = s.smart_model();
+    let name = sams.iter().find(|(d, _)| Some(d) == current.as_ref()).map_or("none found", |(_, n)| n.as_str());
+    egui::ComboBox::from_label("Model").selected_text(name).show_ui(ui, |ui| {
+        for (dir, name) in &sams {
+            if ui.selectable_label(current.as_ref() == Some(dir), name).clicked() {
+                s.settings.ai.sam_model = Some(dir.clone());
+            }
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut s.smart.use_layer, false, "Visible picture");
+        ui.radio_value(&mut s.smart.use_layer, true, "Active layer");
+    });
+    select_mode(&mut s.tools.select_mode, ui);
+    ui.label("Click: this. Alt/right click: not this. Drag: a box.");
+    if !s.smart.info.is_empty() {
+        ui.small(s.smart.info.clone());
+    }
+    let candidates: Vec<f32> = s.smart.proposal.as_ref().map(|(p, _)| p.scores.clone()).unwrap_or_default();
+    if !candidates.is_empty() {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Mask (C):");
+            for (i, score) in candidates.iter().enumerate() {
+                let text = format!("{} · {score:.2}", i + 1);
+                if ui.selectable_label(s.smart.candidate == i, text).clicked() {
+                    s.smart.candidate = i;
+                }
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        if ui.add_enabled(s.smart.proposal.is_some(), egui::Button::new("Select (Enter)")).clicked() {
+            s.smart_apply();
+        }
+        if ui.add_enabled(s.smart.has_prompt(), egui::Button::new("Clear (Esc)")).clicked() {
+            s.smart_discard();
+        }
+    });
 }

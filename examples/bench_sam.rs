@@ -1,0 +1,66 @@
+//! Segment Anything benchmark on a SAM folder: encoder time for a 1024² picture (all cores) and decoder time
+//! per click (one intra-op thread, as the issue's target is stated), median of the runs.
+//!
+//! ```sh
+//! python onnx/make_tiny_sam.py --bench /tmp/sam-bench      # full-size random ViT-B and MobileSAM folders
+//! cargo run --release --example bench_sam -- /tmp/sam-bench/sam-vit-b 3 20
+//! ```
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use oekaki::ai::pipeline::Pixels;
+use oekaki::ai::sam::{Point, Prompt, SamModel};
+use oekaki::ai::session::{Device, set_intra_op_threads};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().ok_or("usage: bench_sam MODEL_DIR [ENCODES] [CLICKS]")?);
+    let encodes: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(3);
+    let clicks: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(20);
+    let side = 1024;
+    let data = (0..side * side).flat_map(|i| [(i % side) as u8, (i / side % 256) as u8, ((i * 7) % 251) as u8]);
+    let img = Pixels { width: side, height: side, data: data.collect() };
+
+    let mut model = SamModel::load(&dir, Device::Cpu)?;
+    let mut times = Vec::new();
+    let mut emb = None;
+    for _ in 0..encodes.max(1) {
+        let t = Instant::now();
+        emb = Some(model.encode(&img)?);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "{}: {} encoder at {side}²: median {:.3} s over {} runs",
+        dir.display(),
+        model.family.label(),
+        median(times),
+        encodes.max(1)
+    );
+    let emb = emb.ok_or("no embedding")?;
+
+    set_intra_op_threads(1);
+    let mut decoder = SamModel::load(&dir, Device::Cpu)?;
+    let mut times = Vec::new();
+    let mut previous: Option<Vec<f32>> = None;
+    for i in 0..clicks.max(2) {
+        let points = (0..=i % 3)
+            .map(|k| Point { x: 100.0 + 250.0 * k as f32, y: 300.0 + 40.0 * k as f32, foreground: k != 1 })
+            .collect();
+        let t = Instant::now();
+        let p = decoder.decode(&emb, &Prompt { points, bbox: None }, previous.as_deref())?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        previous = p.low_res.get(p.best).cloned();
+    }
+    println!(
+        "decoder per click (1 thread, {side}² masks, refinement fed back): median {:.1} ms over {} clicks",
+        median(times),
+        clicks.max(2)
+    );
+    Ok(())
+}
