@@ -288,6 +288,7 @@ fn looks_like_model(dir: &Path) -> bool {
     ["model_index.json", "unet", "text_encoder", "vae_decoder"].iter().any(|p| dir.join(p).exists())
         || controlnet::is_controlnet(dir)
         || preprocessor_kind(dir).is_some()
+        || sam::SamModel::files(dir).is_ok()
 }
 
 /// All models in `folders`: each folder is a model folder itself or holds model folders (one level down).
@@ -324,6 +325,21 @@ mod tests {
 
     fn fixtures() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sd")
+    }
+
+    #[test]
+    fn sam_folders_are_listed_as_segmenters_not_base_models() {
+        let sam = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sam");
+        let found = scan(&[sam]);
+        let names: Vec<&str> = found.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["tiny-sam", "tiny-sam-plain"], "reference/ is not a model");
+        for m in &found {
+            let info = m.status.as_ref().unwrap();
+            assert_eq!(
+                (info.kind, info.label().as_str(), info.is_base_model()),
+                (ModelKind::Segmenter, "Segment Anything", false)
+            );
+        }
     }
 
     #[test]

@@ -183,6 +183,10 @@ impl Studio {
         if !self.editor.doc.bounds().contains(p[0].floor() as i32, p[1].floor() as i32) {
             return;
         }
+        if self.smart_model().is_none() {
+            self.status = self.smart.info.clone();
+            return;
+        }
         self.smart.points.push(Point { x: p[0], y: p[1], foreground: !background });
         self.smart_prepare(); // a click outside the encoded area re-encodes around the view first
         self.smart_decode();
@@ -194,6 +198,10 @@ impl Studio {
         let (x0, x1) = (clamp(start[0].min(end[0]), canvas.x1), clamp(start[0].max(end[0]), canvas.x1));
         let (y0, y1) = (clamp(start[1].min(end[1]), canvas.y1), clamp(start[1].max(end[1]), canvas.y1));
         if x1 - x0 < 2.0 || y1 - y0 < 2.0 {
+            return;
+        }
+        if self.smart_model().is_none() {
+            self.status = self.smart.info.clone();
             return;
         }
         self.smart.bbox = Some([x0, y0, x1, y1]);
