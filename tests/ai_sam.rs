@@ -23,14 +23,18 @@ fn picture() -> Pixels {
     Pixels { width: img.width() as usize, height: img.height() as usize, data: img.into_raw() }
 }
 
-fn torch_embedding() -> Embedding {
-    let doc = cases();
-    let shape: Vec<usize> =
-        doc["embeddings_shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-    let bytes = std::fs::read(fixture("reference/embeddings.f32")).unwrap();
+/// A tensor PyTorch wrote (little-endian f32) with its shape.
+fn torch_tensor(file: &str, shape: &Value) -> Output {
+    let shape: Vec<usize> = shape.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let bytes = std::fs::read(fixture(file)).unwrap();
     let data: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     assert_eq!(data.len(), shape.iter().product::<usize>());
-    Embedding { frame: Frame::longest_side(331, 229, 1024), image_embeddings: Output { shape, data } }
+    Output { shape, data }
+}
+
+fn torch_embedding() -> Embedding {
+    let t = torch_tensor("reference/embeddings.f32", &cases()["embeddings_shape"]);
+    Embedding { frame: Frame::longest_side(331, 229, 1024), tensors: vec![("image_embeddings".into(), t)] }
 }
 
 fn prompt(case: &Value) -> Prompt {
@@ -49,7 +53,7 @@ fn prompt(case: &Value) -> Prompt {
 
 /// Fraction of pixels where our mask agrees with the reference PNG.
 fn agreement(got: &[u8], reference: &str) -> f64 {
-    let want = image::open(fixture(&format!("reference/{reference}"))).unwrap().to_luma8();
+    let want = image::open(fixture(reference)).unwrap().to_luma8();
     assert_eq!(got.len(), want.as_raw().len(), "{reference}");
     let same = got.iter().zip(want.as_raw()).filter(|(a, b)| (**a > 127) == (**b > 127)).count();
     same as f64 / got.len() as f64
@@ -59,7 +63,7 @@ fn agreement(got: &[u8], reference: &str) -> f64 {
 fn compare(proposal: &Proposal, i: usize, case: &Value, set: &str, j: usize, min_agreement: f64, what: &str) {
     let name = case[set]["masks"][j].as_str().unwrap();
     let score = case[set]["scores"][j].as_f64().unwrap() as f32;
-    let agree = agreement(&proposal.mask(i), name);
+    let agree = agreement(&proposal.mask(i), &format!("reference/{name}"));
     assert!(agree >= min_agreement, "{what}: {name} agrees on {:.3} % of pixels", agree * 100.0);
     assert!((proposal.scores[i] - score).abs() < 1e-3, "{what}: {name} IoU {} vs {score}", proposal.scores[i]);
 }
@@ -96,7 +100,7 @@ fn end_to_end_from_the_png_matches_sam_predictor() {
     let emb = model.encode(&picture()).unwrap();
     assert_eq!(emb.frame, Frame::longest_side(331, 229, 1024));
     let reference = torch_embedding();
-    assert_eq!(emb.image_embeddings.shape, reference.image_embeddings.shape);
+    assert_eq!(emb.get("image_embeddings").unwrap().shape, reference.get("image_embeddings").unwrap().shape);
     check_all_cases(&mut model, &emb, 0.99, "end to end");
 }
 
@@ -220,4 +224,50 @@ fn smart_select_worker_maps_document_points_and_makes_the_selection() {
         Some(SegmentEvent::Failed { error, .. }) => assert!(error.contains("outside the area"), "{error}"),
         _ => panic!("expected a failure"),
     }
+}
+
+fn sam2_cases() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("reference-sam2/cases.json")).unwrap()).unwrap()
+}
+
+/// Every SAM2 case: the three multimask candidates against SAM2ImagePredictor's, refinement chained through
+/// our own low-resolution logits.
+fn check_sam2_cases(model: &mut SamModel, emb: &Embedding, min_agreement: f64, what: &str) {
+    let doc = sam2_cases();
+    let mut low_res = std::collections::HashMap::new();
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let previous: Option<&Vec<f32>> =
+            case.get("mask_input_from").and_then(|v| v.as_str()).map(|from| &low_res[from]);
+        let p = model.decode(emb, &prompt(case), previous.map(|v| v.as_slice())).unwrap();
+        assert_eq!((p.candidates(), p.multimask), (3, 3), "{name}");
+        for j in 0..3 {
+            let file = format!("reference-sam2/{}", case["masks"][j].as_str().unwrap());
+            let agree = agreement(&p.mask(j), &file);
+            assert!(agree >= min_agreement, "{what} {file} agrees on {:.3} % of pixels", agree * 100.0);
+            let score = case["scores"][j].as_f64().unwrap() as f32;
+            assert!((p.scores[j] - score).abs() < 1e-3, "{what} {file}: IoU {} vs {score}", p.scores[j]);
+        }
+        low_res.insert(name.to_string(), p.low_res[p.best].clone());
+    }
+}
+
+#[test]
+fn sam2_decoder_matches_sam2_image_predictor() {
+    let mut model = SamModel::load(&fixture("tiny-sam2"), Device::Cpu).unwrap();
+    assert_eq!(model.family, oekaki::ai::sam::Family::Sam2);
+    let doc = sam2_cases();
+    let tensors = ["image_embed", "high_res_feats_0", "high_res_feats_1"]
+        .map(|n| (n.to_string(), torch_tensor(&format!("reference-sam2/{n}.f32"), &doc["features"][n])))
+        .to_vec();
+    let emb = Embedding { frame: Frame::stretched(331, 229, 1024), tensors };
+    check_sam2_cases(&mut model, &emb, 0.995, "SAM2 decoder");
+}
+
+#[test]
+fn sam2_end_to_end_from_the_png_matches_sam2_image_predictor() {
+    let mut model = SamModel::load(&fixture("tiny-sam2"), Device::Cpu).unwrap();
+    let emb = model.encode(&picture()).unwrap();
+    assert_eq!(emb.frame, Frame::stretched(331, 229, 1024));
+    check_sam2_cases(&mut model, &emb, 0.99, "SAM2 end to end");
 }

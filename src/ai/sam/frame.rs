@@ -5,7 +5,7 @@
 pub struct Frame {
     pub width: usize,
     pub height: usize,
-    /// The size the image is resized to before padding (SAM v1: long side = `side`, aspect kept).
+    /// The size the image is resized to before padding (SAM v1: long side = `side`, aspect kept; SAM2: `side`²).
     pub resized_width: usize,
     pub resized_height: usize,
     /// The encoder's square input side (1024 for every SAM).
@@ -19,6 +19,11 @@ impl Frame {
         let scale = side as f64 / width.max(height) as f64;
         let resize = |v: usize| ((v as f64 * scale + 0.5) as usize).max(1);
         Frame { width, height, resized_width: resize(width), resized_height: resize(height), side }
+    }
+
+    /// SAM2: a plain resize to `side`×`side` (aspect not kept, no padding).
+    pub fn stretched(width: usize, height: usize, side: usize) -> Frame {
+        Frame { width, height, resized_width: side, resized_height: side, side }
     }
 
     /// A point of the image (pixel units, x right, y down) in the resized frame, as `apply_coords`.

@@ -4,11 +4,13 @@
 //! ViT-B/L/H and MobileSAM share the interface). The family is read from the graphs' inputs, never from file
 //! names: the decoder's `image_embeddings` + `orig_im_size` is the official SAM v1 export; an encoder whose
 //! input has rank 3 (`[h, w, 3]`, RGB 0–255) normalizes and pads in the graph, rank 4 (`[1, 3, 1024, 1024]`)
-//! wants that done here. SAM2 (`high_res_feats_*`) and EfficientSAM (`batched_point_coords`) are recognised
-//! and refused with a clear message until their pre- and post-processing is implemented.
+//! wants that done here. SAM2 (samexporter's `export_sam2.py`: `image_embed` + `high_res_feats_0/1`) is the
+//! second family; EfficientSAM (`batched_point_coords`) is recognised and refused with a clear message.
 //!
-//! Preprocessing follows segment-anything's `SamPredictor`: long side to 1024 (`frame::Frame`), bilinear with
-//! PIL's antialiasing when shrinking, `(x − mean) / std` on 0–255, zero padding after normalization.
+//! Preprocessing follows each family's own predictor. SAM v1 (`SamPredictor`): long side to 1024
+//! (`frame::Frame`), bilinear with PIL's antialiasing when shrinking, `(x − mean) / std` on 0–255, zero padding
+//! after normalization. SAM2 (`SAM2ImagePredictor`): a plain resize to 1024², RGB / 255 with ImageNet's mean
+//! and std; its decoder gives 256² logits that are resized to the image here (bilinear, half-pixel centres).
 
 pub mod frame;
 pub mod prompt;
@@ -26,6 +28,8 @@ use super::session::{Device, Feed, Model, Output};
 
 const PIXEL_MEAN: [f32; 3] = [123.675, 116.28, 103.53];
 const PIXEL_STD: [f32; 3] = [58.395, 57.12, 57.375];
+const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 const INPUT_SIDE: usize = 1024;
 
 /// Which exporter's interface a folder's graphs have.
@@ -34,21 +38,34 @@ pub enum Family {
     /// SAM v1 / MobileSAM: official `SamOnnxModel` decoder; the encoder normalizes and pads in the graph
     /// (samexporter `--use-preprocess`) or not.
     SamV1 { preprocess_in_graph: bool },
+    /// SAM2 / SAM2.1 (samexporter): multimask decoder with the high-resolution features.
+    Sam2,
 }
 
 impl Family {
     pub fn label(self) -> &'static str {
         match self {
             Family::SamV1 { .. } => "SAM (v1 / MobileSAM)",
+            Family::Sam2 => "SAM2",
         }
     }
 }
 
-/// An encoded image: what the decoder needs besides the prompt.
+/// An encoded image: what the decoder needs besides the prompt (the encoder's outputs, by name).
 #[derive(Debug, Clone)]
 pub struct Embedding {
     pub frame: Frame,
-    pub image_embeddings: Output,
+    pub tensors: Vec<(String, Output)>,
+}
+
+impl Embedding {
+    pub fn get(&self, name: &str) -> Result<&Output, AiError> {
+        self.tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| AiError::Model(format!("the encoder gave no \"{name}\"")))
+    }
 }
 
 /// A loaded SAM: encoder and decoder sessions.
@@ -120,6 +137,7 @@ impl SamModel {
         let family = match (family, input.shape.len()) {
             (Family::SamV1 { .. }, 3) => Family::SamV1 { preprocess_in_graph: true },
             (Family::SamV1 { .. }, 4) => Family::SamV1 { preprocess_in_graph: false },
+            (Family::Sam2, 4) => Family::Sam2,
             (_, rank) => {
                 return Err(AiError::Model(format!(
                     "{}: the encoder's input \"{}\" has rank {rank}; SAM encoders take [h, w, 3] or [1, 3, 1024, 1024]",
@@ -143,7 +161,10 @@ impl SamModel {
     /// Run the encoder on an RGB (or grey) image.
     pub fn encode(&mut self, img: &Pixels) -> Result<Embedding, AiError> {
         let rgb = to_rgb(img)?;
-        let frame = Frame::longest_side(img.width, img.height, INPUT_SIDE);
+        let frame = match self.family {
+            Family::SamV1 { .. } => Frame::longest_side(img.width, img.height, INPUT_SIDE),
+            Family::Sam2 => Frame::stretched(img.width, img.height, INPUT_SIDE),
+        };
         let resized = if (frame.resized_width, frame.resized_height) == (img.width, img.height) {
             rgb
         } else {
@@ -154,29 +175,37 @@ impl SamModel {
                 image::imageops::FilterType::Triangle,
             )
         };
-        let Family::SamV1 { preprocess_in_graph } = self.family;
         let (rw, rh) = (frame.resized_width, frame.resized_height);
-        let feed = if preprocess_in_graph {
-            Feed::F32(vec![rh, rw, 3], resized.as_raw().iter().map(|&v| v as f32).collect())
-        } else {
-            Feed::F32(vec![1, 3, INPUT_SIDE, INPUT_SIDE], normalized_padded(&resized))
+        let feed = match self.family {
+            Family::SamV1 { preprocess_in_graph: true } => {
+                Feed::F32(vec![rh, rw, 3], resized.as_raw().iter().map(|&v| v as f32).collect())
+            }
+            Family::SamV1 { preprocess_in_graph: false } => {
+                Feed::F32(vec![1, 3, INPUT_SIDE, INPUT_SIDE], normalized_padded(&resized, 1.0, PIXEL_MEAN, PIXEL_STD))
+            }
+            Family::Sam2 => Feed::F32(
+                vec![1, 3, INPUT_SIDE, INPUT_SIDE],
+                normalized_padded(&resized, 255.0, IMAGENET_MEAN, IMAGENET_STD),
+            ),
         };
         let input = self.encoder.inputs[0].name.clone();
-        let output = self.encoder.outputs.first().cloned().unwrap_or_default();
-        let image_embeddings = self.encoder.run(vec![(&input, feed)], &[&output])?.remove(0);
-        Ok(Embedding { frame, image_embeddings })
+        let names = self.encoder.outputs.clone();
+        let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+        let outputs = self.encoder.run(vec![(&input, feed)], &wanted)?;
+        Ok(Embedding { frame, tensors: names.into_iter().zip(outputs).collect() })
     }
 
     /// Candidate masks for a prompt; `previous` is the low-resolution logits of the mask being refined.
     pub fn decode(&mut self, emb: &Embedding, prompt: &Prompt, previous: Option<&[f32]>) -> Result<Proposal, AiError> {
         let frame = emb.frame;
         prompt.check(frame.width, frame.height)?;
-        let shape = &emb.image_embeddings.shape;
-        if shape.len() != 4 {
+        let main = emb.get(if self.family == Family::Sam2 { "image_embed" } else { "image_embeddings" })?;
+        if main.shape.len() != 4 {
             return Err(AiError::Model("the image embeddings are not [1, C, H, W]".into()));
         }
-        let low_side = 4 * shape[2];
-        let labelled = prompt.labelled();
+        let low_side = 4 * main.shape[2];
+        // SAM v1 wants the padding point from us; SAM2's decoder appends it and puts the box first.
+        let labelled = if self.family == Family::Sam2 { prompt.labelled_box_first() } else { prompt.labelled() };
         let n = labelled.len();
         let mut coords = Vec::with_capacity(2 * n);
         let mut labels = Vec::with_capacity(n);
@@ -190,14 +219,46 @@ impl SamModel {
             Some(_) => return Err(AiError::Input("the mask to refine has the wrong size".into())),
             None => (vec![0.0; low_side * low_side], 0.0),
         };
-        let feeds = vec![
-            ("image_embeddings", Feed::F32(shape.clone(), emb.image_embeddings.data.clone())),
+        let mut feeds = vec![
             ("point_coords", Feed::F32(vec![1, n, 2], coords)),
             ("point_labels", Feed::F32(vec![1, n], labels)),
             ("mask_input", Feed::F32(vec![1, 1, low_side, low_side], mask_input)),
             ("has_mask_input", Feed::F32(vec![1], vec![has_mask])),
-            ("orig_im_size", Feed::F32(vec![2], vec![frame.height as f32, frame.width as f32])),
         ];
+        let feed = |t: &Output| Feed::F32(t.shape.clone(), t.data.clone());
+        match self.family {
+            Family::SamV1 { .. } => {
+                feeds.push(("image_embeddings", feed(main)));
+                feeds.push(("orig_im_size", Feed::F32(vec![2], vec![frame.height as f32, frame.width as f32])));
+                self.decode_v1(feeds, frame, low_side, n)
+            }
+            Family::Sam2 => {
+                feeds.push(("image_embed", feed(main)));
+                feeds.push(("high_res_feats_0", feed(emb.get("high_res_feats_0")?)));
+                feeds.push(("high_res_feats_1", feed(emb.get("high_res_feats_1")?)));
+                self.decode_sam2(feeds, frame, low_side)
+            }
+        }
+    }
+
+    fn bad_masks(&self, masks: &Output, frame: Frame) -> AiError {
+        AiError::Model(format!(
+            "{}: the decoder gave masks of shape {:?} for a {}×{} image",
+            self.dir.display(),
+            masks.shape,
+            frame.width,
+            frame.height
+        ))
+    }
+
+    /// The official decoder: masks already at the image size; four tokens (1–3 multimask, 0 single) or one.
+    fn decode_v1(
+        &mut self,
+        feeds: Vec<(&str, Feed)>,
+        frame: Frame,
+        low_side: usize,
+        n: usize,
+    ) -> Result<Proposal, AiError> {
         let with_low_res = self.decoder.has_output("low_res_masks");
         let wanted: &[&str] =
             if with_low_res { &["masks", "iou_predictions", "low_res_masks"] } else { &["masks", "iou_predictions"] };
@@ -208,13 +269,7 @@ impl SamModel {
         let k = scores.data.len();
         let plane = frame.width * frame.height;
         if k == 0 || masks.data.len() != k * plane {
-            return Err(AiError::Model(format!(
-                "{}: the decoder gave masks of shape {:?} for a {}×{} image",
-                self.dir.display(),
-                masks.shape,
-                frame.width,
-                frame.height
-            )));
+            return Err(self.bad_masks(&masks, frame));
         }
         // Four tokens: 1–3 are the multimask candidates, token 0 the single mask; put it last.
         let order: Vec<usize> = if k == 4 { vec![1, 2, 3, 0] } else { (0..k).collect() };
@@ -239,6 +294,56 @@ impl SamModel {
             best,
         })
     }
+
+    /// SAM2: three low-resolution candidates, resized to the image as `SAM2Transforms.postprocess_masks` does.
+    fn decode_sam2(&mut self, feeds: Vec<(&str, Feed)>, frame: Frame, low_side: usize) -> Result<Proposal, AiError> {
+        let mut out = self.decoder.run(feeds, &["masks", "iou_predictions"])?;
+        let masks = out.remove(0);
+        let scores = out.remove(0).data;
+        let k = scores.len();
+        let low_plane = low_side * low_side;
+        if k == 0 || masks.data.len() != k * low_plane {
+            return Err(self.bad_masks(&masks, frame));
+        }
+        let low_res: Vec<Vec<f32>> = masks.data.chunks_exact(low_plane).map(<[f32]>::to_vec).collect();
+        let masks = low_res.iter().map(|m| resize_logits(m, low_side, low_side, frame.width, frame.height)).collect();
+        let best = Proposal::pick_best(&scores, k, None, 0);
+        Ok(Proposal {
+            width: frame.width,
+            height: frame.height,
+            masks,
+            scores,
+            low_res,
+            low_res_side: low_side,
+            multimask: k,
+            best,
+        })
+    }
+}
+
+/// Bilinear resize of a logit map (half-pixel centres, as `F.interpolate(align_corners=False)` upsamples).
+pub fn resize_logits(m: &[f32], w: usize, h: usize, to_w: usize, to_h: usize) -> Vec<f32> {
+    if (w, h) == (to_w, to_h) {
+        return m.to_vec();
+    }
+    let src = |x: usize, y: usize| m[y * w + x];
+    let axis = |o: usize, n: usize, to: usize| {
+        let pos = ((o as f32 + 0.5) * n as f32 / to as f32 - 0.5).max(0.0);
+        let i0 = (pos.floor() as usize).min(n - 1);
+        let i1 = (i0 + 1).min(n - 1);
+        (i0, i1, pos - i0 as f32)
+    };
+    let xs: Vec<_> = (0..to_w).map(|x| axis(x, w, to_w)).collect();
+    let mut out = Vec::with_capacity(to_w * to_h);
+    for y in 0..to_h {
+        let (y0, y1, fy) = axis(y, h, to_h);
+        for &(x0, x1, fx) in &xs {
+            let top = src(x0, y0) * (1.0 - fx) + src(x1, y0) * fx;
+            let bottom = src(x0, y1) * (1.0 - fx) + src(x1, y1) * fx;
+            out.push(top * (1.0 - fy) + bottom * fy);
+        }
+    }
+    out
 }
 
 /// The family a decoder's inputs say it belongs to.
@@ -248,15 +353,12 @@ fn detect(decoder: &Model, dir: &Path) -> Result<Family, AiError> {
         return Ok(Family::SamV1 { preprocess_in_graph: false });
     }
     let names = decoder.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ");
-    if has("high_res_feats_0") {
-        return Err(AiError::Model(format!(
-            "{}: a SAM2 decoder; SAM2 is not supported yet (use SAM v1 or MobileSAM)",
-            dir.display()
-        )));
+    if has("image_embed") && has("high_res_feats_0") && has("high_res_feats_1") && has("point_coords") {
+        return Ok(Family::Sam2);
     }
     if has("batched_point_coords") {
         return Err(AiError::Model(format!(
-            "{}: an EfficientSAM decoder; EfficientSAM is not supported yet (use SAM v1 or MobileSAM)",
+            "{}: an EfficientSAM decoder; EfficientSAM is not supported yet (use SAM v1, MobileSAM or SAM2)",
             dir.display()
         )));
     }
@@ -283,14 +385,14 @@ fn to_rgb(img: &Pixels) -> Result<image::RgbImage, AiError> {
         .ok_or_else(|| AiError::Input("the image to segment is malformed".into()))
 }
 
-/// `(x − mean) / std`, NCHW, then zero padding to 1024² (so the padding equals the mean colour).
-fn normalized_padded(img: &image::RgbImage) -> Vec<f32> {
+/// `(x / scale − mean) / std`, NCHW, then zero padding to 1024² (so SAM v1's padding equals the mean colour).
+fn normalized_padded(img: &image::RgbImage, scale: f32, mean: [f32; 3], std: [f32; 3]) -> Vec<f32> {
     let plane = INPUT_SIDE * INPUT_SIDE;
     let mut x = vec![0f32; 3 * plane];
     for (px, py, p) in img.enumerate_pixels() {
         let i = py as usize * INPUT_SIDE + px as usize;
         for c in 0..3 {
-            x[c * plane + i] = (p[c] as f32 - PIXEL_MEAN[c]) / PIXEL_STD[c];
+            x[c * plane + i] = (p[c] as f32 / scale - mean[c]) / std[c];
         }
     }
     x

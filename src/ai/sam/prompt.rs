@@ -58,6 +58,17 @@ impl Prompt {
         }
         out
     }
+    /// SAM2's order (`SAM2ImagePredictor`): box corners (labels 2, 3) first, then the clicks; no padding point
+    /// (samexporter's SAM2 decoder appends it).
+    pub fn labelled_box_first(&self) -> Vec<([f32; 2], f32)> {
+        let mut out = Vec::with_capacity(self.points.len() + 2);
+        if let Some([x0, y0, x1, y1]) = self.bbox {
+            out.push(([x0, y0], 2.0));
+            out.push(([x1, y1], 3.0));
+        }
+        out.extend(self.points.iter().map(|p| ([p.x, p.y], if p.foreground { 1.0 } else { 0.0 })));
+        out
+    }
 }
 
 #[cfg(test)]
@@ -74,6 +85,7 @@ mod tests {
         assert_eq!(p.labelled(), vec![([1.0, 2.0], 1.0), ([3.0, 4.0], 0.0), ([0.0, 0.0], -1.0)]);
         let p = Prompt { points: vec![fg(1.0, 2.0)], bbox: Some([5.0, 6.0, 7.0, 8.0]) };
         assert_eq!(p.labelled(), vec![([1.0, 2.0], 1.0), ([5.0, 6.0], 2.0), ([7.0, 8.0], 3.0)]);
+        assert_eq!(p.labelled_box_first(), vec![([5.0, 6.0], 2.0), ([7.0, 8.0], 3.0), ([1.0, 2.0], 1.0)]);
     }
 
     #[test]
