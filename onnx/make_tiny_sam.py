@@ -53,6 +53,14 @@ from torch.nn import functional as F
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_SIZE = (331, 229)  # width, height
 OPSET = 17
+# The prompts every reference is made for (points in image pixels; label 1 = this, 0 = not this).
+PROMPTS = [
+    {"name": "point", "points": [[132.0, 101.0, 1]], "box": None},
+    {"name": "points", "points": [[132.0, 101.0, 1], [250.0, 120.0, 0], [40.5, 200.25, 1]], "box": None},
+    {"name": "box", "points": [], "box": [60.0, 45.0, 190.0, 170.0]},
+    {"name": "points_box", "points": [[120.0, 110.0, 1], [280.0, 60.0, 0]], "box": [190.0, 30.0, 310.0, 200.0]},
+    {"name": "refine", "points": [[132.0, 101.0, 1], [60.0, 60.0, 0]], "box": None, "mask_input_from": "point"},
+]
 
 
 def tiny_sam(seed: int, width: int = 32) -> Sam:
@@ -251,15 +259,8 @@ def make_fixtures(seed: int, out: Path) -> None:
     embeddings.tofile(ref / "embeddings.f32")
 
     w, h = IMAGE_SIZE
-    prompts = [
-        {"name": "point", "points": [[132.0, 101.0, 1]], "box": None},
-        {"name": "points", "points": [[132.0, 101.0, 1], [250.0, 120.0, 0], [40.5, 200.25, 1]], "box": None},
-        {"name": "box", "points": [], "box": [60.0, 45.0, 190.0, 170.0]},
-        {"name": "points_box", "points": [[120.0, 110.0, 1], [280.0, 60.0, 0]], "box": [190.0, 30.0, 310.0, 200.0]},
-        {"name": "refine", "points": [[132.0, 101.0, 1], [60.0, 60.0, 0]], "box": None, "mask_input_from": "point"},
-    ]
     cases, low_res = [], {}
-    for p in prompts:
+    for p in PROMPTS:
         coords = np.array([q[:2] for q in p["points"]], np.float32) if p["points"] else None
         labels = np.array([q[2] for q in p["points"]], np.int64) if p["points"] else None
         box = np.array(p["box"], np.float32) if p["box"] else None

@@ -35,7 +35,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import sam2
-from make_tiny_sam import IMAGE_SIZE, OPSET, save_mask, test_picture
+from make_tiny_sam import IMAGE_SIZE, OPSET, PROMPTS, save_mask, test_picture
 from sam2.sam2_image_predictor import SAM2ImagePredictor
 from samexporter.export_sam2 import SAM2ImageDecoder, SAM2ImageEncoder
 
@@ -155,15 +155,8 @@ def main() -> None:
         t.detach().numpy().astype("<f4").tofile(ref / f"{name}.f32")
         shapes[name] = list(t.shape)
 
-    prompts = [
-        {"name": "point", "points": [[132.0, 101.0, 1]], "box": None},
-        {"name": "points", "points": [[132.0, 101.0, 1], [250.0, 120.0, 0], [40.5, 200.25, 1]], "box": None},
-        {"name": "box", "points": [], "box": [60.0, 45.0, 190.0, 170.0]},
-        {"name": "points_box", "points": [[120.0, 110.0, 1], [280.0, 60.0, 0]], "box": [190.0, 30.0, 310.0, 200.0]},
-        {"name": "refine", "points": [[132.0, 101.0, 1], [60.0, 60.0, 0]], "box": None, "mask_input_from": "point"},
-    ]
     cases, low_res = [], {}
-    for p in prompts:
+    for p in PROMPTS:
         coords = np.array([q[:2] for q in p["points"]], np.float32) if p["points"] else None
         labels = np.array([q[2] for q in p["points"]], np.int64) if p["points"] else None
         box = np.array(p["box"], np.float32) if p["box"] else None

@@ -60,10 +60,11 @@ fn agreement(got: &[u8], reference: &str) -> f64 {
 }
 
 /// Candidate `i` of `proposal` against reference `set` ("multimask" / "single") entry `j` of `case`.
-fn compare(proposal: &Proposal, i: usize, case: &Value, set: &str, j: usize, min_agreement: f64, what: &str) {
-    let name = case[set]["masks"][j].as_str().unwrap();
-    let score = case[set]["scores"][j].as_f64().unwrap() as f32;
-    let agree = agreement(&proposal.mask(i), &format!("reference/{name}"));
+/// Candidate `i` against mask `j` of a reference entry (`masks`, `scores`) whose files are in folder `dir`.
+fn compare(proposal: &Proposal, i: usize, entry: &Value, j: usize, dir: &str, min_agreement: f64, what: &str) {
+    let name = entry["masks"][j].as_str().unwrap();
+    let score = entry["scores"][j].as_f64().unwrap() as f32;
+    let agree = agreement(&proposal.mask(i), &format!("{dir}/{name}"));
     assert!(agree >= min_agreement, "{what}: {name} agrees on {:.3} % of pixels", agree * 100.0);
     assert!((proposal.scores[i] - score).abs() < 1e-3, "{what}: {name} IoU {} vs {score}", proposal.scores[i]);
 }
@@ -80,9 +81,9 @@ fn check_all_cases(model: &mut SamModel, emb: &Embedding, min_agreement: f64, wh
         let p = model.decode(emb, &prompt(case), previous.map(|v| v.as_slice())).unwrap();
         assert_eq!((p.candidates(), p.multimask), (4, 3), "{name}");
         for j in 0..3 {
-            compare(&p, j, case, "multimask", j, min_agreement, &format!("{what} {name}"));
+            compare(&p, j, &case["multimask"], j, "reference", min_agreement, &format!("{what} {name}"));
         }
-        compare(&p, 3, case, "single", 0, min_agreement, &format!("{what} {name}"));
+        compare(&p, 3, &case["single"], 0, "reference", min_agreement, &format!("{what} {name}"));
         let best = (0..3).fold(0, |b, i| if p.scores[i] > p.scores[b] { i } else { b });
         low_res.insert(name.to_string(), p.low_res[best].clone());
     }
@@ -122,7 +123,7 @@ fn single_mask_decoder_and_plain_encoder_pick_as_the_demo_does() {
         let scores: Vec<f32> = (0..3).map(|j| case["multimask"]["scores"][j].as_f64().unwrap() as f32).collect();
         let want = Proposal::pick_best(&[&scores[..], &[0.0]].concat(), 3, Some(3), prompt.labelled().len());
         let (set, j) = if want == 3 { ("single", 0) } else { ("multimask", want) };
-        compare(&p, 0, case, set, j, 0.99, &format!("single-mask {}", case["name"]));
+        compare(&p, 0, &case[set], j, "reference", 0.99, &format!("single-mask {}", case["name"]));
     }
 }
 
@@ -242,11 +243,7 @@ fn check_sam2_cases(model: &mut SamModel, emb: &Embedding, min_agreement: f64, w
         let p = model.decode(emb, &prompt(case), previous.map(|v| v.as_slice())).unwrap();
         assert_eq!((p.candidates(), p.multimask), (3, 3), "{name}");
         for j in 0..3 {
-            let file = format!("reference-sam2/{}", case["masks"][j].as_str().unwrap());
-            let agree = agreement(&p.mask(j), &file);
-            assert!(agree >= min_agreement, "{what} {file} agrees on {:.3} % of pixels", agree * 100.0);
-            let score = case["scores"][j].as_f64().unwrap() as f32;
-            assert!((p.scores[j] - score).abs() < 1e-3, "{what} {file}: IoU {} vs {score}", p.scores[j]);
+            compare(&p, j, case, j, "reference-sam2", min_agreement, &format!("{what} {name}"));
         }
         low_res.insert(name.to_string(), p.low_res[p.best].clone());
     }

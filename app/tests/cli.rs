@@ -190,42 +190,21 @@ fn segment_writes_sam_masks_and_scores_or_one_clear_error() {
         let same = got.as_raw().iter().zip(want.as_raw()).filter(|(a, b)| (**a > 127) == (**b > 127)).count();
         same as f64 / got.as_raw().len() as f64
     };
+    let segment = |extra: &[&str]| {
+        let mut args = vec!["segment", "--model", model, "--image", image];
+        args.extend(extra);
+        oekaki(&args)
+    };
     // Three points, no box: the demo's pick is the single-mask token.
     let out = dir.path().join("mask.png");
-    let o = oekaki(&[
-        "segment",
-        "--model",
-        model,
-        "--image",
-        image,
-        "--point",
-        "132,101",
-        "--point",
-        "250,120,bg",
-        "--point",
-        "40.5,200.25,fg",
-        "--out",
-        out.to_str().unwrap(),
-        "--ep",
-        "cpu",
-    ]);
+    let out_arg = out.to_str().unwrap();
+    let o = segment(&["--point", "132,101", "--point", "250,120,bg", "--point", "40.5,200.25,fg", "--out", out_arg]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(agree(&out, "points-single-0.png") >= 0.99);
     let mask = image::open(&out).unwrap().to_luma8();
     assert!(mask.as_raw().iter().all(|&v| v == 0 || v == 255));
 
-    let o = oekaki(&[
-        "segment",
-        "--model",
-        model,
-        "--image",
-        image,
-        "--box",
-        "60,45,190,170",
-        "--multimask",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = segment(&["--box", "60,45,190,170", "--multimask", "--out", out_arg, "--ep", "cpu"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(stdout.lines().count(), 3, "{stdout}");
@@ -237,16 +216,16 @@ fn segment_writes_sam_masks_and_scores_or_one_clear_error() {
     let never = dir.path().join("never.png");
     let never = never.to_str().unwrap();
     for (args, says) in [
-        (vec!["--image", image, "--out", never], "at least one --point or a --box"),
-        (vec!["--image", image, "--point", "400,10", "--out", never], "outside the 331×229 image"),
-        (vec!["--image", image, "--point", "4,x", "--out", never], "numbers separated by commas"),
-        (vec!["--image", "/nonexistent.png", "--point", "4,4", "--out", never], "cannot read"),
+        (vec!["--out", never], "at least one --point or a --box"),
+        (vec!["--point", "400,10", "--out", never], "outside the 331×229 image"),
+        (vec!["--point", "4,x", "--out", never], "numbers separated by commas"),
     ] {
-        let mut all = vec!["segment", "--model", model];
-        all.extend(args);
-        let e = one_line_error(&oekaki(&all));
+        let e = one_line_error(&segment(&args));
         assert!(e.contains(says), "{e}");
     }
+    let e =
+        one_line_error(&oekaki(&["segment", "--model", model, "--image", "/no.png", "--point", "4,4", "--out", never]));
+    assert!(e.contains("cannot read"), "{e}");
     let e = one_line_error(&oekaki(&["segment", "--model", image, "--image", image, "--point", "4,4", "--out", never]));
     assert!(e.contains("is not a folder"), "{e}");
     assert!(!Path::new(never).exists());
