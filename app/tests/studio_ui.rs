@@ -512,3 +512,38 @@ fn smart_select_proposes_sam_masks_and_enter_selects_one_as_one_step() {
     h.run_steps(2);
     assert!(!h.state().editor.doc.selection.active, "one undo step takes the selection back");
 }
+
+/// A canvas wider than Smart select encodes whole: at 100 % only the part in view is encoded, clicks inside it
+/// work, and the selection stays within it.
+#[test]
+fn smart_select_on_a_big_canvas_encodes_the_part_in_view() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("tests/fixtures/sam");
+    let mut doc = Document::with_layer(6000, 300).unwrap();
+    let stripe = oekaki::geom::Rect::new(2900, 100, 3100, 200);
+    doc.layers[0].surface_mut().unwrap().write_rect(stripe, &vec![[200, 40, 40, 255]; 200 * 100]);
+    let mut h = harness(doc);
+    h.state_mut().ai.models = vec![oekaki::ai::library::inspect(&root.join("tiny-sam"))];
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Num1); // 100 %, centred
+    h.key_press(Key::S);
+    wait_until(&mut h, "the view to be encoded", |s| s.smart.area.is_some());
+    let area = h.state().smart.area.unwrap();
+    assert!(area.rect.width() < 2000 && area.rect.height() == 300, "only the part in view: {:?}", area.rect);
+    assert!(area.rect.contains(3000, 150), "the view's centre is covered: {:?}", area.rect);
+    assert!(h.state().smart.info.contains(&format!("covers {}×300 at {},0", area.rect.width(), area.rect.x0)));
+
+    click(&mut h, 3000.0, 150.0);
+    wait_until(&mut h, "a proposal", |s| s.smart.proposal.is_some());
+    h.state_mut().smart.candidate = 0;
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    let sel = &h.state().editor.doc.selection;
+    assert!(sel.active);
+    let r = area.rect;
+    let inside = (0..300).flat_map(|y| (r.x0..r.x1).map(move |x| (x, y))).filter(|&(x, y)| sel.coverage(x, y) > 0);
+    assert!(inside.count() > 100, "something inside the area is selected");
+    for y in 0..300 {
+        for x in [0, r.x0 - 1, r.x1, 5999] {
+            assert_eq!(sel.coverage(x, y), 0, "({x}, {y}) is outside the encoded area {r:?}");
+        }
+    }
+}

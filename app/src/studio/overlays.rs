@@ -48,6 +48,17 @@ impl Studio {
                 if p.foreground { egui::Color32::from_rgb(40, 200, 90) } else { egui::Color32::from_rgb(230, 60, 60) };
             painter.circle(screen([p.x, p.y]), 5.0, fill, egui::Stroke::new(1.5, egui::Color32::WHITE));
         }
+        // On canvases too big to encode whole, show which part Smart select looked at.
+        if self.tools.tool == Tool::SmartSelect
+            && let Some(area) = self.smart.area
+            && area.rect != self.editor.doc.bounds()
+        {
+            let r = area.rect;
+            let (x0, y0, x1, y1) = (r.x0 as f32, r.y0 as f32, r.x1 as f32, r.y1 as f32);
+            let pts = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]].map(&screen);
+            let stroke = egui::Stroke::new(1.0, egui::Color32::from_rgb(60, 160, 255));
+            painter.extend(egui::Shape::dashed_line(&pts, stroke, 6.0, 4.0));
+        }
         if let Some([x0, y0, x1, y1]) = self.smart.bbox {
             let pts = vec![screen([x0, y0]), screen([x1, y0]), screen([x1, y1]), screen([x0, y1])];
             painter.add(egui::Shape::closed_line(pts, egui::Stroke::new(1.5, egui::Color32::from_rgb(60, 160, 255))));
