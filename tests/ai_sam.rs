@@ -227,14 +227,14 @@ fn smart_select_worker_maps_document_points_and_makes_the_selection() {
     }
 }
 
-fn sam2_cases() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture("reference-sam2/cases.json")).unwrap()).unwrap()
+fn reference_cases(dir: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{dir}/cases.json"))).unwrap()).unwrap()
 }
 
-/// Every SAM2 case: the three multimask candidates against SAM2ImagePredictor's, refinement chained through
-/// our own low-resolution logits.
-fn check_sam2_cases(model: &mut SamModel, emb: &Embedding, min_agreement: f64, what: &str) {
-    let doc = sam2_cases();
+/// Every case of a three-candidate family (SAM2, EfficientSAM) against its reference in `dir`; refinement
+/// (where the family has it) chained through our own low-resolution logits.
+fn check_multimask_cases(model: &mut SamModel, emb: &Embedding, dir: &str, min_agreement: f64, what: &str) {
+    let doc = reference_cases(dir);
     let mut low_res = std::collections::HashMap::new();
     for case in doc["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
@@ -243,9 +243,9 @@ fn check_sam2_cases(model: &mut SamModel, emb: &Embedding, min_agreement: f64, w
         let p = model.decode(emb, &prompt(case), previous.map(|v| v.as_slice())).unwrap();
         assert_eq!((p.candidates(), p.multimask), (3, 3), "{name}");
         for j in 0..3 {
-            compare(&p, j, case, j, "reference-sam2", min_agreement, &format!("{what} {name}"));
+            compare(&p, j, case, j, dir, min_agreement, &format!("{what} {name}"));
         }
-        low_res.insert(name.to_string(), p.low_res[p.best].clone());
+        low_res.insert(name.to_string(), p.low_res.get(p.best).cloned().unwrap_or_default());
     }
 }
 
@@ -253,12 +253,12 @@ fn check_sam2_cases(model: &mut SamModel, emb: &Embedding, min_agreement: f64, w
 fn sam2_decoder_matches_sam2_image_predictor() {
     let mut model = SamModel::load(&fixture("tiny-sam2"), Device::Cpu).unwrap();
     assert_eq!(model.family, oekaki::ai::sam::Family::Sam2);
-    let doc = sam2_cases();
+    let doc = reference_cases("reference-sam2");
     let tensors = ["image_embed", "high_res_feats_0", "high_res_feats_1"]
         .map(|n| (n.to_string(), torch_tensor(&format!("reference-sam2/{n}.f32"), &doc["features"][n])))
         .to_vec();
     let emb = Embedding { frame: Frame::stretched(331, 229, 1024), tensors };
-    check_sam2_cases(&mut model, &emb, 0.995, "SAM2 decoder");
+    check_multimask_cases(&mut model, &emb, "reference-sam2", 0.995, "SAM2 decoder");
 }
 
 #[test]
@@ -266,5 +266,19 @@ fn sam2_end_to_end_from_the_png_matches_sam2_image_predictor() {
     let mut model = SamModel::load(&fixture("tiny-sam2"), Device::Cpu).unwrap();
     let emb = model.encode(&picture()).unwrap();
     assert_eq!(emb.frame, Frame::stretched(331, 229, 1024));
-    check_sam2_cases(&mut model, &emb, 0.99, "SAM2 end to end");
+    check_multimask_cases(&mut model, &emb, "reference-sam2", 0.99, "SAM2 end to end");
+}
+
+#[test]
+fn efficientsam_matches_its_onnx_export_modules_in_pytorch() {
+    let mut model = SamModel::load(&fixture("tiny-efficientsam"), Device::Cpu).unwrap();
+    assert_eq!(model.family, oekaki::ai::sam::Family::EfficientSam);
+    let doc = reference_cases("reference-efficientsam");
+    let t = torch_tensor("reference-efficientsam/image_embeddings.f32", &doc["features"]["image_embeddings"]);
+    let emb = Embedding { frame: Frame::as_is(331, 229, 1024), tensors: vec![("image_embeddings".into(), t)] };
+    check_multimask_cases(&mut model, &emb, "reference-efficientsam", 0.995, "EfficientSAM decoder");
+    let emb = model.encode(&picture()).unwrap();
+    check_multimask_cases(&mut model, &emb, "reference-efficientsam", 0.99, "EfficientSAM end to end");
+    let seven = Prompt { points: vec![Point { x: 5.0, y: 5.0, foreground: true }; 7], bbox: None };
+    assert!(model.decode(&emb, &seven, None).unwrap_err().to_string().contains("at most 6 points"));
 }

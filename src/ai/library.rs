@@ -332,7 +332,11 @@ mod tests {
         let sam = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sam");
         let found = scan(&[sam]);
         let names: Vec<&str> = found.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["tiny-sam", "tiny-sam-plain", "tiny-sam2"], "reference folders are not models");
+        assert_eq!(
+            names,
+            ["tiny-efficientsam", "tiny-sam", "tiny-sam-plain", "tiny-sam2"],
+            "reference folders are not models"
+        );
         for m in &found {
             let info = m.status.as_ref().unwrap();
             assert_eq!(

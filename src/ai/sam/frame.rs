@@ -26,6 +26,11 @@ impl Frame {
         Frame { width, height, resized_width: side, resized_height: side, side }
     }
 
+    /// EfficientSAM: the image goes in at its own size; clicks stay in image pixels.
+    pub fn as_is(width: usize, height: usize, side: usize) -> Frame {
+        Frame { width, height, resized_width: width, resized_height: height, side }
+    }
+
     /// A point of the image (pixel units, x right, y down) in the resized frame, as `apply_coords`.
     pub fn to_model(&self, x: f32, y: f32) -> [f32; 2] {
         let sx = self.resized_width as f64 / self.width as f64;

@@ -5,12 +5,13 @@
 //! names: the decoder's `image_embeddings` + `orig_im_size` is the official SAM v1 export; an encoder whose
 //! input has rank 3 (`[h, w, 3]`, RGB 0–255) normalizes and pads in the graph, rank 4 (`[1, 3, 1024, 1024]`)
 //! wants that done here. SAM2 (samexporter's `export_sam2.py`: `image_embed` + `high_res_feats_0/1`) is the
-//! second family; EfficientSAM (`batched_point_coords`) is recognised and refused with a clear message.
+//! second family; EfficientSAM (its own export: `batched_images`, `batched_point_coords`) the third.
 //!
 //! Preprocessing follows each family's own predictor. SAM v1 (`SamPredictor`): long side to 1024
 //! (`frame::Frame`), bilinear with PIL's antialiasing when shrinking, `(x − mean) / std` on 0–255, zero padding
 //! after normalization. SAM2 (`SAM2ImagePredictor`): a plain resize to 1024², RGB / 255 with ImageNet's mean
 //! and std; its decoder gives 256² logits that are resized to the image here (bilinear, half-pixel centres).
+//! EfficientSAM: RGB / 255 at the image's size (its graph resizes and normalizes); clicks in image pixels.
 
 pub mod frame;
 pub mod prompt;
@@ -31,6 +32,8 @@ const PIXEL_STD: [f32; 3] = [58.395, 57.12, 57.375];
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 const INPUT_SIDE: usize = 1024;
+/// EfficientSAM's `decoder_max_num_input_points`: more would be cut off in the graph.
+const EFFICIENT_SAM_MAX_POINTS: usize = 6;
 
 /// Which exporter's interface a folder's graphs have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,9 @@ pub enum Family {
     SamV1 { preprocess_in_graph: bool },
     /// SAM2 / SAM2.1 (samexporter): multimask decoder with the high-resolution features.
     Sam2,
+    /// EfficientSAM (its own `export_to_onnx.py`): the encoder resizes and normalizes in the graph, the decoder
+    /// takes image-pixel coordinates (at most six points) and has no mask input.
+    EfficientSam,
 }
 
 impl Family {
@@ -47,6 +53,7 @@ impl Family {
         match self {
             Family::SamV1 { .. } => "SAM (v1 / MobileSAM)",
             Family::Sam2 => "SAM2",
+            Family::EfficientSam => "EfficientSAM",
         }
     }
 }
@@ -138,6 +145,7 @@ impl SamModel {
             (Family::SamV1 { .. }, 3) => Family::SamV1 { preprocess_in_graph: true },
             (Family::SamV1 { .. }, 4) => Family::SamV1 { preprocess_in_graph: false },
             (Family::Sam2, 4) => Family::Sam2,
+            (Family::EfficientSam, 4) => Family::EfficientSam,
             (_, rank) => {
                 return Err(AiError::Model(format!(
                     "{}: the encoder's input \"{}\" has rank {rank}; SAM encoders take [h, w, 3] or [1, 3, 1024, 1024]",
@@ -164,6 +172,7 @@ impl SamModel {
         let frame = match self.family {
             Family::SamV1 { .. } => Frame::longest_side(img.width, img.height, INPUT_SIDE),
             Family::Sam2 => Frame::stretched(img.width, img.height, INPUT_SIDE),
+            Family::EfficientSam => Frame::as_is(img.width, img.height, INPUT_SIDE),
         };
         let resized = if (frame.resized_width, frame.resized_height) == (img.width, img.height) {
             rgb
@@ -187,6 +196,7 @@ impl SamModel {
                 vec![1, 3, INPUT_SIDE, INPUT_SIDE],
                 normalized_padded(&resized, 255.0, IMAGENET_MEAN, IMAGENET_STD),
             ),
+            Family::EfficientSam => Feed::F32(vec![1, 3, rh, rw], planar_unit(&resized)),
         };
         let input = self.encoder.inputs[0].name.clone();
         let names = self.encoder.outputs.clone();
@@ -204,8 +214,11 @@ impl SamModel {
             return Err(AiError::Model("the image embeddings are not [1, C, H, W]".into()));
         }
         let low_side = 4 * main.shape[2];
-        // SAM v1 wants the padding point from us; SAM2's decoder appends it and puts the box first.
-        let labelled = if self.family == Family::Sam2 { prompt.labelled_box_first() } else { prompt.labelled() };
+        // SAM v1 wants the padding point from us; SAM2's and EfficientSAM's decoders pad themselves.
+        let labelled = match self.family {
+            Family::SamV1 { .. } => prompt.labelled(),
+            Family::Sam2 | Family::EfficientSam => prompt.labelled_box_first(),
+        };
         let n = labelled.len();
         let mut coords = Vec::with_capacity(2 * n);
         let mut labels = Vec::with_capacity(n);
@@ -213,6 +226,22 @@ impl SamModel {
             let [mx, my] = if *label < 0.0 { [*x, *y] } else { frame.to_model(*x, *y) };
             coords.extend([mx, my]);
             labels.push(*label);
+        }
+        let feed = |t: &Output| Feed::F32(t.shape.clone(), t.data.clone());
+        if self.family == Family::EfficientSam {
+            // No mask input: a refinement is the clicks alone. Coordinates stay in image pixels.
+            if n > EFFICIENT_SAM_MAX_POINTS {
+                return Err(AiError::Input(format!(
+                    "EfficientSAM takes at most {EFFICIENT_SAM_MAX_POINTS} points (a box counts as two); clear some"
+                )));
+            }
+            let feeds = vec![
+                ("image_embeddings", feed(main)),
+                ("batched_point_coords", Feed::F32(vec![1, 1, n, 2], coords)),
+                ("batched_point_labels", Feed::F32(vec![1, 1, n], labels)),
+                ("orig_im_size", Feed::I64(vec![2], vec![frame.height as i64, frame.width as i64])),
+            ];
+            return self.decode_efficient_sam(feeds, frame);
         }
         let (mask_input, has_mask) = match previous {
             Some(logits) if logits.len() == low_side * low_side => (logits.to_vec(), 1.0),
@@ -225,7 +254,6 @@ impl SamModel {
             ("mask_input", Feed::F32(vec![1, 1, low_side, low_side], mask_input)),
             ("has_mask_input", Feed::F32(vec![1], vec![has_mask])),
         ];
-        let feed = |t: &Output| Feed::F32(t.shape.clone(), t.data.clone());
         match self.family {
             Family::SamV1 { .. } => {
                 feeds.push(("image_embeddings", feed(main)));
@@ -238,6 +266,7 @@ impl SamModel {
                 feeds.push(("high_res_feats_1", feed(emb.get("high_res_feats_1")?)));
                 self.decode_sam2(feeds, frame, low_side)
             }
+            Family::EfficientSam => unreachable!("decoded above"),
         }
     }
 
@@ -319,6 +348,29 @@ impl SamModel {
             best,
         })
     }
+
+    /// EfficientSAM: three candidates at the image size (`output_masks [1, 1, 3, H, W]`), no refinement logits.
+    fn decode_efficient_sam(&mut self, feeds: Vec<(&str, Feed)>, frame: Frame) -> Result<Proposal, AiError> {
+        let mut out = self.decoder.run(feeds, &["output_masks", "iou_predictions"])?;
+        let masks = out.remove(0);
+        let scores = out.remove(0).data;
+        let plane = frame.width * frame.height;
+        let k = scores.len();
+        if k == 0 || masks.data.len() != k * plane {
+            return Err(self.bad_masks(&masks, frame));
+        }
+        let best = Proposal::pick_best(&scores, k, None, 0);
+        Ok(Proposal {
+            width: frame.width,
+            height: frame.height,
+            masks: masks.data.chunks_exact(plane).map(<[f32]>::to_vec).collect(),
+            scores,
+            low_res: Vec::new(),
+            low_res_side: 0,
+            multimask: k,
+            best,
+        })
+    }
 }
 
 /// Bilinear resize of a logit map (half-pixel centres, as `F.interpolate(align_corners=False)` upsamples).
@@ -356,11 +408,8 @@ fn detect(decoder: &Model, dir: &Path) -> Result<Family, AiError> {
     if has("image_embed") && has("high_res_feats_0") && has("high_res_feats_1") && has("point_coords") {
         return Ok(Family::Sam2);
     }
-    if has("batched_point_coords") {
-        return Err(AiError::Model(format!(
-            "{}: an EfficientSAM decoder; EfficientSAM is not supported yet (use SAM v1, MobileSAM or SAM2)",
-            dir.display()
-        )));
+    if has("image_embeddings") && has("batched_point_coords") && has("batched_point_labels") && has("orig_im_size") {
+        return Ok(Family::EfficientSam);
     }
     Err(AiError::Model(format!(
         "{}: the decoder's inputs ({names}) are not a SAM decoder's (image_embeddings, point_coords, point_labels, \
@@ -383,6 +432,18 @@ fn to_rgb(img: &Pixels) -> Result<image::RgbImage, AiError> {
     };
     image::RgbImage::from_raw(w as u32, h as u32, data)
         .ok_or_else(|| AiError::Input("the image to segment is malformed".into()))
+}
+
+/// RGB / 255, NCHW, at the image's own size (EfficientSAM resizes and normalizes in its graph).
+fn planar_unit(img: &image::RgbImage) -> Vec<f32> {
+    let plane = (img.width() * img.height()) as usize;
+    let mut x = vec![0f32; 3 * plane];
+    for (i, p) in img.pixels().enumerate() {
+        for c in 0..3 {
+            x[c * plane + i] = p[c] as f32 / 255.0;
+        }
+    }
+    x
 }
 
 /// `(x / scale − mean) / std`, NCHW, then zero padding to 1024² (so SAM v1's padding equals the mean colour).
