@@ -69,6 +69,24 @@ pub struct Layer {
 }
 
 impl Layer {
+    /// Same layer, same settings, and the very same tiles (shared, not compared pixel by pixel): a cheap way to
+    /// tell that nothing visible changed since a snapshot (a selection change, say).
+    pub fn unchanged_since(&self, snapshot: &Layer) -> bool {
+        let masks = match (&self.mask, &snapshot.mask) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.enabled == b.enabled && a.pixels.shares_all_tiles_with(&b.pixels),
+            _ => false,
+        };
+        let content = match (&self.content, &snapshot.content) {
+            (LayerContent::Raster(a), LayerContent::Raster(b)) => a.shares_all_tiles_with(b),
+            (LayerContent::Group(a), LayerContent::Group(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.unchanged_since(y))
+            }
+            _ => false,
+        };
+        self.id == snapshot.id && self.props == snapshot.props && masks && content
+    }
+
     pub fn is_group(&self) -> bool {
         matches!(self.content, LayerContent::Group(_))
     }
@@ -109,5 +127,25 @@ impl Layer {
             LayerContent::Raster(s) => s.tile_bounds(),
             LayerContent::Group(c) => c.iter().fold(crate::geom::Rect::EMPTY, |r, l| r.union(&l.tile_bounds())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::doc::Document;
+
+    #[test]
+    fn a_snapshot_is_unchanged_until_pixels_or_settings_change() {
+        let mut doc = Document::with_layer(200, 100).unwrap();
+        doc.layers[0].surface_mut().unwrap().set(5, 5, [9, 9, 9, 255]);
+        let snapshot = doc.layers[0].clone();
+        assert!(doc.layers[0].unchanged_since(&snapshot));
+        doc.selection = crate::doc::Selection::all(doc.bounds());
+        assert!(doc.layers[0].unchanged_since(&snapshot), "the selection is not the layer");
+        doc.layers[0].surface_mut().unwrap().set(150, 50, [1, 2, 3, 255]);
+        assert!(!doc.layers[0].unchanged_since(&snapshot), "new pixels");
+        let mut hidden = snapshot.clone();
+        hidden.props.visible = false;
+        assert!(!hidden.unchanged_since(&snapshot), "new settings");
     }
 }

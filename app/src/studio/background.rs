@@ -96,8 +96,9 @@ impl Background {
         let spawned = std::thread::Builder::new().name(name.into()).spawn(move || {
             let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
                 .unwrap_or_else(|_| Done::Failed("internal error in a background job".into()));
-            running.fetch_sub(1, Ordering::SeqCst);
+            // Result first, then the count: whoever sees no job running finds its result waiting.
             let _ = tx.send(done);
+            running.fetch_sub(1, Ordering::SeqCst);
             if let Some(ctx) = ctx {
                 ctx.request_repaint();
             }

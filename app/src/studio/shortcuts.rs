@@ -3,6 +3,8 @@
 
 use eframe::egui::{self, Key, Modifiers};
 
+use oekaki::doc::selection::Combine;
+
 use super::Studio;
 use super::tools::Tool;
 
@@ -10,6 +12,8 @@ use super::tools::Tool;
 pub enum Action {
     Tool(Tool),
     NextCandidate,
+    SmartAdd,
+    SmartSubtract,
     SmallerBrush,
     BiggerBrush,
     SwapColors,
@@ -78,6 +82,8 @@ pub const SHORTCUTS: &[(Modifiers, Key, Action, &str)] = &[
     (Modifiers::COMMAND.plus(Modifiers::SHIFT), Key::I, Action::InvertSelection, "Invert selection"),
     (Modifiers::NONE, Key::Delete, Action::ClearSelected, "Clear the selected area of the layer"),
     (Modifiers::NONE, Key::Enter, Action::Apply, "Apply the transform or the Smart select mask"),
+    (Modifiers::SHIFT, Key::Enter, Action::SmartAdd, "Smart select: add the mask to the selection"),
+    (Modifiers::ALT, Key::Enter, Action::SmartSubtract, "Smart select: subtract the mask from the selection"),
     (Modifiers::NONE, Key::Escape, Action::Cancel, "Cancel the transform, gesture or Smart select points"),
     (Modifiers::NONE, Key::Tab, Action::TogglePanels, "Hide / show panels"),
     (Modifiers::COMMAND, Key::Num0, Action::FitView, "Fit the canvas in the window"),
@@ -160,8 +166,14 @@ impl Studio {
             },
             Action::QuickMask => self.tools.quick_mask = !self.tools.quick_mask,
             Action::Transform => self.begin_transform(),
+            Action::SmartAdd => {
+                self.smart_apply(Some(Combine::Add));
+            }
+            Action::SmartSubtract => {
+                self.smart_apply(Some(Combine::Subtract));
+            }
             Action::Apply => {
-                if !self.smart_apply() {
+                if !self.smart_apply(None) {
                     self.commit_transform();
                 }
             }

@@ -1,8 +1,8 @@
 //! The Smart select tool (S): Segment Anything. Picking the tool starts encoding the picture (or the active
 //! layer) on the Smart select worker; a click adds a foreground point (Alt or right click: background), a
 //! drag draws a box, and each change runs only the decoder. The proposal shows as a tint; C cycles SAM's
-//! candidates, Enter makes it the selection (replace / add / subtract as the tool options say) as one undoable
-//! command, Esc drops the points.
+//! candidates, Enter makes it the selection (as the tool options say; Shift+Enter adds, Alt+Enter subtracts) as
+//! one undoable command, Esc drops the points.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,10 +20,9 @@ use super::tools::Tool;
 /// Canvases up to this side are encoded whole (panning then never re-encodes); bigger ones around the view.
 const WHOLE_CANVAS_SIDE: u32 = 4096;
 
-/// What an embedding was made from: document state, source layer, area.
+/// What an embedding was made from: source layer and area (the pixels are in `SmartSelect::snapshot`).
 #[derive(Clone, Copy, PartialEq)]
 struct Encoded {
-    revision: u64,
     layer: Option<LayerId>,
     rect: Rect,
 }
@@ -33,6 +32,8 @@ pub struct SmartSelect {
     worker: Option<Segmenter>,
     key: u64,
     requested: Option<Encoded>,
+    /// The layers as they were encoded (tiles shared): selection changes and undo of them do not re-encode.
+    snapshot: Vec<oekaki::doc::Layer>,
     /// The area of the embedding ready on the worker (for `key`).
     pub area: Option<Area>,
     pub encoding: bool,
@@ -99,18 +100,21 @@ impl Studio {
             return;
         };
         let layer = if self.smart.use_layer { self.active } else { None };
-        let mut wanted = Encoded { revision: self.editor.revision(), layer, rect: self.smart_area() };
+        let mut wanted = Encoded { layer, rect: self.smart_area() };
+        let layers = &self.editor.doc.layers;
+        let same_pixels = layers.len() == self.smart.snapshot.len()
+            && layers.iter().zip(&self.smart.snapshot).all(|(now, then)| now.unchanged_since(then));
         // Moving the view only matters when the click would fall outside what was encoded.
         if let (Some(had), Some(area)) = (self.smart.requested, self.smart.area)
-            && had.revision == wanted.revision
             && had.layer == wanted.layer
             && self.smart.points.iter().all(|p| area.contains(p.x, p.y))
         {
             wanted.rect = had.rect;
         }
-        if self.smart.requested == Some(wanted) || wanted.rect.is_empty() {
+        if (same_pixels && self.smart.requested == Some(wanted)) || wanted.rect.is_empty() {
             return;
         }
+        self.smart.snapshot = layers.clone();
         self.smart.key += 1;
         self.smart.requested = Some(wanted);
         self.smart.area = None;
@@ -216,10 +220,11 @@ impl Studio {
         }
     }
 
-    /// Make the proposal the selection (Enter); returns false when there is none.
-    pub(crate) fn smart_apply(&mut self) -> bool {
+    /// Make the proposal the selection (Enter: as the tool options say; Shift+Enter adds, Alt+Enter
+    /// subtracts); returns false when there is none.
+    pub(crate) fn smart_apply(&mut self, how: Option<oekaki::doc::selection::Combine>) -> bool {
         let Some((proposal, area)) = self.smart.proposal.clone() else { return false };
-        let how = self.tools.select_mode;
+        let how = how.unwrap_or(self.tools.select_mode);
         match selection_command(&self.editor.doc, &proposal, self.smart.candidate, &area, how) {
             Some(cmd) => self.apply(cmd),
             None => self.status = "Smart select: the proposal does not fit the canvas any more".into(),

@@ -34,7 +34,8 @@ pub enum RuntimeStatus {
 /// Results of the panel's background work.
 pub enum AiDone {
     Runtime(Result<String, String>),
-    Models(Vec<ModelEntry>, Option<PathBuf>),
+    /// A scan's models, the folder just added (if any), and which scan it was.
+    Models(Vec<ModelEntry>, Option<PathBuf>, u64),
     /// The guide's control image over the whole canvas.
     GuidePreview(Result<oekaki::ai::pipeline::Pixels, String>),
 }
@@ -72,6 +73,8 @@ pub struct AiState {
     pub runtime: Option<RuntimeStatus>,
     pub models: Vec<ModelEntry>,
     pub scanning: bool,
+    /// The newest scan asked for: results of older scans that finish later are dropped.
+    scan_generation: u64,
     pub cards: Vec<JobCard>,
     /// The candidate drawn over the canvas: (job, index).
     pub shown: Option<(JobId, usize)>,
@@ -160,8 +163,11 @@ impl Studio {
     /// Lists the models in the background; `added` is a folder just added, reported on when the list is in.
     fn ai_scan(&mut self, added: Option<PathBuf>) {
         self.ai.scanning = true;
+        self.ai.scan_generation += 1;
+        let generation = self.ai.scan_generation;
         let folders = model_folders(&self.settings.ai);
-        self.background.spawn("model scan", move || Done::Ai(AiDone::Models(library::scan(&folders), added)));
+        self.background
+            .spawn("model scan", move || Done::Ai(AiDone::Models(library::scan(&folders), added, generation)));
     }
 
     /// Adds a folder of models (or one model folder, which is then chosen) and rescans.
@@ -202,7 +208,8 @@ impl Studio {
                     Err(e) => RuntimeStatus::Missing(e),
                 })
             }
-            AiDone::Models(models, added) => {
+            AiDone::Models(_, _, generation) if generation != self.ai.scan_generation => {}
+            AiDone::Models(models, added, _) => {
                 self.ai.scanning = false;
                 if let Some(dir) = added {
                     let found: Vec<&ModelEntry> = models.iter().filter(|m| m.dir.starts_with(&dir)).collect();

@@ -169,7 +169,7 @@ fn smart_select(s: &mut Studio, ui: &mut egui::Ui) {
     }
     ui.horizontal(|ui| {
         if ui.add_enabled(s.smart.proposal.is_some(), egui::Button::new("Select (Enter)")).clicked() {
-            s.smart_apply();
+            s.smart_apply(None);
         }
         if ui.add_enabled(s.smart.has_prompt(), egui::Button::new("Clear (Esc)")).clicked() {
             s.smart_discard();
