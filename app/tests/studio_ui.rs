@@ -410,6 +410,7 @@ fn fill_and_magic_wand_work_off_the_ui_thread_and_land_as_one_step() {
     assert_eq!(s.editor.doc.layers[0].surface().unwrap().get(200, 40), [255, 0, 0, 255], "filled");
     assert_eq!(s.editor.doc.layers[0].surface().unwrap().get(40, 40), [0, 0, 0, 255], "only the clicked area");
     assert_eq!(s.editor.history.undo_len(), undo_len + 1, "one undo step");
+    assert_eq!(s.editor.history.undo_label(), Some("Fill"), "named as the artist made it");
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
     assert!(h.state().editor.doc == before, "undo restores the layer exactly");

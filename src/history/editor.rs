@@ -29,9 +29,15 @@ impl Editor {
 
     /// Applies a command as one undo step; on error the document is unchanged.
     pub fn apply(&mut self, cmd: Command) -> Result<Rect, DocError> {
+        let label = cmd.label();
+        self.apply_as(label, cmd)
+    }
+
+    /// [`Editor::apply`] under a history label of the caller's (a fill worked out elsewhere arrives as a pixel
+    /// patch, but the artist made a "Fill").
+    pub fn apply_as(&mut self, label: &'static str, cmd: Command) -> Result<Rect, DocError> {
         self.end_stroke()?;
         let before = self.cancel_preview()?;
-        let label = cmd.label();
         let a = cmd.apply(&mut self.doc)?;
         self.history.record(label, a.inverse);
         self.revision += 1;

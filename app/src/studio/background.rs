@@ -42,6 +42,8 @@ pub enum Done {
         cmd: Result<Command, String>,
         revision: u64,
         build: Build,
+        /// The history label ("Fill", "Selection").
+        label: &'static str,
     },
     /// Nothing to report (settings written).
     Quiet,

@@ -188,11 +188,14 @@ impl Studio {
                     let cmd = self.tools.fill_command(target, x, y, self.active);
                     self.tools.used(self.tools.fg);
                     // The fill is worked out on a snapshot; the document gets the finished tiles as one patch.
-                    self.apply_in_background(std::sync::Arc::new(move |doc: &oekaki::doc::Document| {
-                        let mut scratch = doc.clone();
-                        let filled = cmd.clone().apply(&mut scratch)?;
-                        Ok(filled.inverse.apply(&mut scratch)?.inverse)
-                    }));
+                    self.apply_in_background(
+                        "Fill",
+                        std::sync::Arc::new(move |doc: &oekaki::doc::Document| {
+                            let mut scratch = doc.clone();
+                            let filled = cmd.clone().apply(&mut scratch)?;
+                            Ok(filled.inverse.apply(&mut scratch)?.inverse)
+                        }),
+                    );
                 }
                 None => self.status = "no layer to fill".into(),
             },
@@ -201,10 +204,13 @@ impl Studio {
             Tool::Wand => {
                 let spec = self.tools.wand.spec(x, y, self.active);
                 let how = self.tools.combine(m.shift, m.alt);
-                self.apply_in_background(std::sync::Arc::new(move |doc: &oekaki::doc::Document| {
-                    let sel = oekaki::paint::fill::magic_wand(doc, &spec, how)?;
-                    Ok(Command::SetSelection(Box::new(sel)))
-                }));
+                self.apply_in_background(
+                    "Selection",
+                    std::sync::Arc::new(move |doc: &oekaki::doc::Document| {
+                        let sel = oekaki::paint::fill::magic_wand(doc, &spec, how)?;
+                        Ok(Command::SetSelection(Box::new(sel)))
+                    }),
+                );
             }
             // A click without a drag deselects, as in Photoshop.
             Tool::SelectRect | Tool::SelectEllipse | Tool::Lasso

@@ -155,7 +155,7 @@ impl Studio {
                 self.status = e;
             }
             Done::Ai(d) => self.ai_finished(d),
-            Done::Built { cmd, revision, build } => self.built(cmd, revision, build),
+            Done::Built { cmd, revision, build, label } => self.built(cmd, revision, build, label),
             Done::Quiet => {}
         }
     }

@@ -226,11 +226,16 @@ impl Studio {
 
     /// Heavy edits (bucket fill, magic wand) are built from a snapshot on a background thread and applied when
     /// ready, so a big canvas never stalls the pen; if the document changed meanwhile they are built again.
-    pub fn apply_in_background(&mut self, build: background::Build) {
+    pub fn apply_in_background(&mut self, label: &'static str, build: background::Build) {
         let doc = self.editor.doc.clone();
         let revision = self.editor.revision();
         let b = build.clone();
-        self.background.spawn("edit", move || Done::Built { cmd: b(&doc).map_err(|e| e.to_string()), revision, build });
+        self.background.spawn("edit", move || Done::Built {
+            cmd: b(&doc).map_err(|e| e.to_string()),
+            revision,
+            build,
+            label,
+        });
     }
 
     pub(crate) fn built(
@@ -238,13 +243,17 @@ impl Studio {
         cmd: Result<oekaki::history::Command, String>,
         revision: u64,
         build: background::Build,
+        label: &'static str,
     ) {
         if revision != self.editor.revision() || self.editor.stroking() {
-            self.apply_in_background(build);
+            self.apply_in_background(label, build);
             return;
         }
         match cmd {
-            Ok(c) => self.apply(c),
+            Ok(c) => {
+                let r = self.editor.apply_as(label, c);
+                self.report(r);
+            }
             Err(e) => self.status = e,
         }
     }
