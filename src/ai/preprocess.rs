@@ -131,7 +131,32 @@ pub fn model_file(kind: Kind, dir: &Path) -> Result<PathBuf, AiError> {
 /// image is resized there and the output back, bicubic) and gives tanh values. Both maps are truncated to
 /// 8 bits and inverted, so lines come out white on black.
 fn neural(kind: Kind, dir: &Path, img: &Pixels) -> Result<Vec<u8>, AiError> {
-    let mut model = Model::load(&model_file(kind, dir)?, Device::Cpu)?;
+    let file = model_file(kind, dir)?;
+    let mut model = take_cached(&file).map_or_else(|| Model::load(&file, Device::Cpu), Ok)?;
+    let result = run_neural(kind, &mut model, dir, img);
+    keep_cached(file, model);
+    result
+}
+
+/// The last neural preprocessor used stays loaded: guide previews and guided edits call it again and again.
+static LAST_MODEL: std::sync::Mutex<Option<(PathBuf, Model)>> = std::sync::Mutex::new(None);
+
+fn take_cached(file: &Path) -> Option<Model> {
+    let mut slot = LAST_MODEL.lock().unwrap_or_else(|e| e.into_inner());
+    match slot.take() {
+        Some((path, model)) if path == file => Some(model),
+        other => {
+            *slot = other;
+            None
+        }
+    }
+}
+
+fn keep_cached(file: PathBuf, model: Model) {
+    *LAST_MODEL.lock().unwrap_or_else(|e| e.into_inner()) = Some((file, model));
+}
+
+fn run_neural(kind: Kind, model: &mut Model, dir: &Path, img: &Pixels) -> Result<Vec<u8>, AiError> {
     let (w, h) = (img.width, img.height);
     let anime = kind == Kind::LineartAnime;
     let (mw, mh) =
