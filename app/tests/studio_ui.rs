@@ -573,3 +573,49 @@ fn smart_select_on_a_big_canvas_encodes_the_part_in_view() {
         }
     }
 }
+
+/// The artist's own brush presets: typed name + "Save preset" keeps the current brush, it survives a restart
+/// through the settings file, and its context menu deletes it. Built-in names are not taken over.
+#[test]
+fn own_brush_presets_are_saved_kept_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::builder().with_size(SIZE).build_eframe({
+        let dir = dir.path().to_path_buf();
+        move |_| Studio::new(Document::with_layer(64, 64).unwrap()).with_settings(Default::default(), Some(dir))
+    });
+    h.run_steps(2);
+    h.state_mut().tools.brush.diameter = 37.0;
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "New preset").focus();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "New preset").type_text("Inking pen");
+    h.run_steps(2);
+    h.get_by_label("Save preset").click();
+    h.run_steps(2);
+    wait_for_jobs(&mut h);
+    let s = h.state();
+    assert_eq!(s.tools.brush.name, "Inking pen");
+    assert_eq!(s.settings.custom_brushes.len(), 1);
+    assert_eq!(s.settings.custom_brushes[0].diameter, 37.0);
+
+    // A restart: the preset comes back from the settings file, after the built-in ones.
+    let (settings, warning) = oekaki_app::studio::settings::Settings::load(dir.path());
+    assert!(warning.is_none());
+    let restarted = Studio::new(Document::with_layer(64, 64).unwrap()).with_settings(settings, None);
+    let names: Vec<&str> = restarted.tools.presets.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names.last(), Some(&"Inking pen"), "{names:?}");
+    assert_eq!(restarted.tools.presets.iter().find(|b| b.name == "Inking pen").unwrap().diameter, 37.0);
+
+    h.state_mut().save_brush_preset("G-Pen");
+    assert!(h.state().status.contains("built-in"), "{}", h.state().status);
+    assert_eq!(h.state().tools.presets.iter().filter(|b| b.name == "G-Pen").count(), 1);
+
+    h.get_by_label("Inking pen").click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Delete preset").click();
+    h.run_steps(2);
+    wait_for_jobs(&mut h);
+    assert!(h.state().settings.custom_brushes.is_empty());
+    assert!(h.state().tools.presets.iter().all(|b| b.name != "Inking pen"));
+    let (settings, _) = oekaki_app::studio::settings::Settings::load(dir.path());
+    assert!(settings.custom_brushes.is_empty(), "the deletion is saved too");
+}

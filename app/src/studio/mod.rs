@@ -138,6 +138,7 @@ impl Studio {
         if let Some(b) = &settings.eraser {
             self.tools.eraser = b.clone();
         }
+        self.tools.presets.extend(settings.custom_brushes.iter().cloned());
         self.settings = settings;
         self.settings_dir = dir;
         self
@@ -353,6 +354,35 @@ impl Studio {
     }
 
     /// Writes settings in the background (after the recent list or preferences changed).
+    /// Keeps the current brush as the artist's own preset `name` (replacing an own preset of that name).
+    pub fn save_brush_preset(&mut self, name: &str) {
+        let name = name.trim();
+        let builtin = oekaki::paint::brush::builtin_presets().iter().any(|b| b.name == name);
+        if name.is_empty() || builtin {
+            self.status = format!("\"{name}\" is a built-in preset's name; pick another");
+            return;
+        }
+        let mut preset = self.tools.brush.clone();
+        preset.name = name.to_string();
+        self.settings.custom_brushes.retain(|b| b.name != name);
+        self.settings.custom_brushes.push(preset.clone());
+        self.tools.presets.retain(|b| b.name != name);
+        self.tools.presets.push(preset.clone());
+        self.tools.brush = preset;
+        self.tools.new_preset_name.clear();
+        self.status = format!("brush preset \"{name}\" saved");
+        self.save_settings();
+    }
+
+    /// Removes one of the artist's own presets (built-in ones stay).
+    pub fn delete_brush_preset(&mut self, name: &str) {
+        self.settings.custom_brushes.retain(|b| b.name != name);
+        let builtin = oekaki::paint::brush::builtin_presets();
+        self.tools.presets.retain(|b| b.name != name || builtin.iter().any(|p| p.name == name));
+        self.status = format!("brush preset \"{name}\" deleted");
+        self.save_settings();
+    }
+
     pub fn save_settings(&mut self) {
         let Some(dir) = self.settings_dir.clone() else { return };
         let settings = self.remember_brushes().clone();

@@ -28,6 +28,8 @@ pub struct Settings {
     pub autosave_seconds: u32,
     pub brush: Option<Brush>,
     pub eraser: Option<Brush>,
+    /// The artist's own brush presets, shown after the built-in ones.
+    pub custom_brushes: Vec<Brush>,
     /// sRGB swatches.
     pub palette: Vec<[u8; 3]>,
     pub ai_panel: bool,
@@ -42,6 +44,7 @@ impl Default for Settings {
             recent: Vec::new(),
             autosave_seconds: 60,
             brush: None,
+            custom_brushes: Vec::new(),
             eraser: None,
             palette: DEFAULT_PALETTE.to_vec(),
             ai_panel: true,
@@ -113,6 +116,7 @@ impl Settings {
         self.autosave_seconds = self.autosave_seconds.clamp(10, 3600);
         self.brush = self.brush.filter(|b| b.validate().is_ok());
         self.eraser = self.eraser.filter(|b| b.validate().is_ok());
+        self.custom_brushes.retain(|b| b.validate().is_ok() && !b.name.trim().is_empty());
         self.recent.truncate(MAX_RECENT);
         self
     }

@@ -178,6 +178,8 @@ pub struct ToolBox {
     pub brush: Brush,
     pub eraser: Brush,
     pub presets: Vec<Brush>,
+    /// The name typed for a new brush preset.
+    pub new_preset_name: String,
     pub fg: Color,
     pub bg: Color,
     /// Hue of the colour picker (kept while the colour is grey).
@@ -213,6 +215,7 @@ impl Default for ToolBox {
             brush,
             eraser,
             presets,
+            new_preset_name: String::new(),
             fg: Color::BLACK,
             bg: Color::rgb(1.0, 1.0, 1.0),
             hue: 0.0,

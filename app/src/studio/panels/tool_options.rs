@@ -57,9 +57,27 @@ fn brush(s: &mut Studio, ui: &mut egui::Ui) {
     if !eraser {
         ui.horizontal_wrapped(|ui| {
             for p in s.tools.presets.clone() {
-                if ui.selectable_label(s.tools.brush.name == p.name, &p.name).clicked() {
-                    s.tools.brush = p;
+                let custom = s.settings.custom_brushes.iter().any(|c| c.name == p.name);
+                let r = ui.selectable_label(s.tools.brush.name == p.name, &p.name);
+                if r.clicked() {
+                    s.tools.brush = p.clone();
                 }
+                if custom {
+                    r.context_menu(|ui| {
+                        if ui.button("Delete preset").clicked() {
+                            s.delete_brush_preset(&p.name);
+                        }
+                    });
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("New preset");
+            let field = egui::TextEdit::singleline(&mut s.tools.new_preset_name).hint_text("name").desired_width(90.0);
+            ui.add(field).labelled_by(label.id);
+            let name = s.tools.new_preset_name.trim().to_string();
+            if ui.add_enabled(!name.is_empty(), egui::Button::new("Save preset")).clicked() {
+                s.save_brush_preset(&name);
             }
         });
     }
