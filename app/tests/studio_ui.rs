@@ -536,6 +536,17 @@ fn smart_select_proposes_sam_masks_and_enter_selects_one_as_one_step() {
         .filter(|&(x, y)| s.editor.doc.selection.coverage(x, y) != 255 - mask[(y * 331 + x) as usize])
         .count();
     assert_eq!(differ, 0, "all, minus the mask");
+    assert!(!h.state().smart.encoding, "selection changes leave the embedding alone");
+
+    // New pixels (a layer added) are looked at again.
+    {
+        let s = h.state_mut();
+        let l = s.editor.doc.new_raster_layer("more", oekaki::raster::Surface::new([0; 4]));
+        s.apply(oekaki::history::Command::AddLayer { parent: None, index: 1, layer: Box::new(l) });
+    }
+    h.step();
+    assert!(h.state().smart.encoding, "a picture change is encoded again");
+    wait_until(&mut h, "the new encoding", |s| s.smart.area.is_some());
 }
 
 /// A canvas wider than Smart select encodes whole: at 100 % only the part in view is encoded, clicks inside it

@@ -20,9 +20,10 @@ use super::tools::Tool;
 /// Canvases up to this side are encoded whole (panning then never re-encodes); bigger ones around the view.
 const WHOLE_CANVAS_SIDE: u32 = 4096;
 
-/// What an embedding was made from: source layer and area (the pixels are in `SmartSelect::snapshot`).
-#[derive(Clone, Copy, PartialEq)]
+/// What an embedding was made from: model, source layer and area (the pixels are in `SmartSelect::snapshot`).
+#[derive(Clone, PartialEq)]
 struct Encoded {
+    model: PathBuf,
     layer: Option<LayerId>,
     rect: Rect,
 }
@@ -34,6 +35,8 @@ pub struct SmartSelect {
     requested: Option<Encoded>,
     /// The layers as they were encoded (tiles shared): selection changes and undo of them do not re-encode.
     snapshot: Vec<oekaki::doc::Layer>,
+    /// The editor revision the snapshot was last compared at (no command since: nothing to compare).
+    compared_at: u64,
     /// The area of the embedding ready on the worker (for `key`).
     pub area: Option<Area>,
     pub encoding: bool,
@@ -100,27 +103,31 @@ impl Studio {
             return;
         };
         let layer = if self.smart.use_layer { self.active } else { None };
-        let mut wanted = Encoded { layer, rect: self.smart_area() };
+        let mut wanted = Encoded { model: model.clone(), layer, rect: self.smart_area() };
         let layers = &self.editor.doc.layers;
-        let same_pixels = layers.len() == self.smart.snapshot.len()
-            && layers.iter().zip(&self.smart.snapshot).all(|(now, then)| now.unchanged_since(then));
+        let revision = self.editor.revision();
+        let same_pixels = revision == self.smart.compared_at
+            || (layers.len() == self.smart.snapshot.len()
+                && layers.iter().zip(&self.smart.snapshot).all(|(now, then)| now.unchanged_since(then)));
+        self.smart.compared_at = revision;
         // Moving the view only matters when the click would fall outside what was encoded.
-        if let (Some(had), Some(area)) = (self.smart.requested, self.smart.area)
+        if let (Some(had), Some(area)) = (&self.smart.requested, self.smart.area)
+            && had.model == wanted.model
             && had.layer == wanted.layer
             && self.smart.points.iter().all(|p| area.contains(p.x, p.y))
         {
             wanted.rect = had.rect;
         }
-        if (same_pixels && self.smart.requested == Some(wanted)) || wanted.rect.is_empty() {
+        if (same_pixels && self.smart.requested.as_ref() == Some(&wanted)) || wanted.rect.is_empty() {
             return;
         }
         self.smart.snapshot = layers.clone();
         self.smart.key += 1;
+        let source = Source { doc: self.editor.doc.clone(), layer, rect: wanted.rect };
         self.smart.requested = Some(wanted);
         self.smart.area = None;
         self.smart.encoding = true;
         self.smart.info = "Looking at the picture…".into();
-        let source = Source { doc: self.editor.doc.clone(), layer, rect: wanted.rect };
         let device = self.settings.ai.device();
         self.smart.worker.get_or_insert_with(Segmenter::new).encode(self.smart.key, model, device, source);
     }
