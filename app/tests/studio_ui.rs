@@ -298,6 +298,25 @@ fn free_transform_previews_escape_restores_and_enter_is_one_step() {
     assert_eq!(s.editor.history.undo_len(), 1);
     assert_eq!(s.editor.doc.layers[0].surface().unwrap().get(115, 75)[3], 255);
     assert_eq!(s.editor.doc.layers[0].surface().unwrap().get(55, 75)[3], 0);
+
+    // With a selection, only the selected part moves (and the selection with it), as one step.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    h.state_mut().tools.tool = Tool::SelectRect;
+    drag(&mut h, [40.0, 40.0], [75.0, 110.0], Modifiers::NONE); // the left half of the square
+    h.key_press_modifiers(Modifiers::COMMAND, Key::T);
+    h.step();
+    let t = h.state().tools.transform.clone().unwrap();
+    assert_eq!(t.bounds, [40.0, 40.0, 75.0, 110.0], "the box fits the selection");
+    drag(&mut h, [60.0, 75.0], [60.0, 135.0], Modifiers::NONE);
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    let s = h.state();
+    let px = |x, y| s.editor.doc.layers[0].surface().unwrap().get(x, y)[3];
+    assert_eq!((px(60, 75), px(60, 135), px(90, 75)), (0, 255, 255), "the left half moved down, the right stayed");
+    assert_eq!(s.editor.doc.selection.coverage(60, 135), 255, "the selection went along");
+    assert_eq!(s.editor.history.undo_len(), 2, "selection + transform");
+    assert_eq!(s.editor.history.undo_label(), Some("Transform"));
 }
 
 /// The canvas as the GPU draws it (wgpu; lavapipe on CI) equals the core compositor's output within 1/255,

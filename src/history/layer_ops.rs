@@ -106,6 +106,62 @@ fn transform_layer(l: &mut Layer, map: &Affine, limit: Rect) -> Result<(), DocEr
     Ok(())
 }
 
+/// Free transform of the selected part of a raster layer: the selected pixels (weighted by the selection's
+/// coverage, so feathered edges float partly) are lifted, mapped by `map` and laid over what stays; the
+/// selection moves with them. One command (layer + selection), so one undo step. Without an active selection
+/// this is [`transform`] of the whole layer. The layer's mask is left where it is.
+pub fn transform_selection(doc: &Document, id: LayerId, map: &Affine) -> Result<Command, DocError> {
+    let sel = &doc.selection;
+    if !sel.active {
+        return transform(doc, id, map);
+    }
+    let canvas = doc.bounds();
+    let layer = doc.try_layer(id)?;
+    let surface = layer
+        .surface()
+        .ok_or_else(|| DocError::Invalid("a group is transformed whole: deselect to transform it".into()))?;
+    let rect = sel.bounds(canvas);
+    if rect.is_empty() {
+        return Err(DocError::Invalid("the selection is empty: nothing to transform".into()));
+    }
+    let singular = || DocError::Invalid("the transform flattens the selection to nothing".into());
+    let limit = canvas.inflate(doc.width.max(doc.height) as i32);
+    let (pixels, coverage) = (surface.read_rect(rect), sel.mask.read_rect(rect));
+    let mut lifted = Vec::with_capacity(pixels.len());
+    let mut rest = Vec::with_capacity(pixels.len());
+    for (p, &c) in pixels.iter().zip(&coverage) {
+        let part = p.map(|v| ((v as u32 * c as u32 + 127) / 255) as u8);
+        lifted.push(part);
+        rest.push([0, 1, 2, 3].map(|i| p[i] - part[i]));
+    }
+    let (w, h) = (rect.width() as u32, rect.height() as u32);
+    let lifted = Surface::from_buffer([0; 4], rect.x0, rect.y0, w, h, &lifted);
+    let moved = transform_tiled(&lifted, map, limit).ok_or_else(singular)?;
+    let mut out = surface.clone();
+    out.write_rect(rect, &rest);
+    let landed = moved.content_bounds();
+    if !landed.is_empty() {
+        let over = moved.read_rect(landed);
+        let mut under = out.read_rect(landed);
+        for (u, o) in under.iter_mut().zip(&over) {
+            // premultiplied source-over
+            let keep = 255 - o[3] as u32;
+            *u = [0, 1, 2, 3].map(|i| (o[i] as u32 + (u[i] as u32 * keep + 127) / 255).min(255) as u8);
+        }
+        out.write_rect(landed, &under);
+    }
+    out.prune();
+    let mask = transform_tiled(&sel.mask, map, limit).ok_or_else(singular)?;
+    let on_canvas = mask.content_bounds().intersect(&canvas);
+    let gray = crate::raster::GrayBuf { rect: on_canvas, data: mask.read_rect(on_canvas) };
+    let mut l = layer.clone();
+    l.content = LayerContent::Raster(out);
+    Ok(Command::Batch(vec![
+        Command::ReplaceLayer(Box::new(l)),
+        Command::SetSelection(Box::new(crate::doc::Selection::from_gray(&gray))),
+    ]))
+}
+
 /// A new top layer holding straight RGBA pixels with their top-left corner at `(x, y)` (paste, drop).
 pub fn image_layer(doc: &mut Document, name: &str, img: &image::RgbaImage, x: i32, y: i32) -> Command {
     let layer = doc.new_raster_layer(name, crate::io::raster_file::surface_from_rgba(img, x, y));
@@ -133,6 +189,44 @@ mod tests {
         upper.props.opacity = 0.7;
         d.layers = vec![below, upper];
         Editor::new(d)
+    }
+
+    #[test]
+    fn transforming_a_selection_moves_only_the_selected_pixels_and_the_selection() {
+        let mut d = Document::new(64, 64).unwrap();
+        let mut s = Surface::new([0; 4]);
+        s.write_rect(Rect::new(10, 10, 20, 20), &[[200, 0, 0, 255]; 100]);
+        s.write_rect(Rect::new(40, 40, 50, 50), &[[0, 0, 200, 255]; 100]);
+        let layer = d.new_raster_layer("art", s);
+        let id = layer.id;
+        d.layers = vec![layer];
+        d.selection = crate::doc::Selection::all(d.bounds()).with_shape(
+            &crate::doc::selection::Shape::Rect { x: 8, y: 8, w: 14, h: 14 },
+            crate::doc::selection::Combine::Replace,
+            d.bounds(),
+        );
+        // A half-covered pixel splits exactly into what floats and what stays.
+        d.selection.mask.set(30, 30, 128);
+        d.layers[0].surface_mut().unwrap().set(30, 30, [100, 100, 100, 255]);
+        let mut ed = Editor::new(d);
+        let before = ed.doc.clone();
+        let cmd = transform_selection(&ed.doc, id, &Affine::translate(20.0, 0.0)).unwrap();
+        ed.apply(cmd).unwrap();
+        let px = |ed: &Editor, x, y| ed.doc.layers[0].surface().unwrap().get(x, y);
+        assert_eq!(px(&ed, 35, 15), [200, 0, 0, 255], "the red square moved right");
+        assert_eq!(px(&ed, 15, 15), [0, 0, 0, 0], "and left a hole");
+        assert_eq!(px(&ed, 45, 45), [0, 0, 200, 255], "the unselected blue square stayed");
+        assert_eq!(px(&ed, 30, 30), [50, 50, 50, 127], "the half-selected pixel left its unselected half");
+        assert_eq!(px(&ed, 50, 30), [50, 50, 50, 128], "and its selected half moved");
+        let sel = &ed.doc.selection;
+        assert_eq!((sel.coverage(35, 15), sel.coverage(15, 15), sel.coverage(50, 30)), (255, 0, 128));
+        assert_eq!(ed.history.undo_len(), 1, "one step");
+        ed.undo().unwrap();
+        assert!(ed.doc == before, "undo restores pixels and selection exactly");
+
+        ed.doc.selection = crate::doc::Selection::none();
+        let whole = transform_selection(&ed.doc, id, &Affine::translate(1.0, 0.0)).unwrap();
+        assert!(matches!(whole, Command::ReplaceLayer(_)), "no selection: the whole layer");
     }
 
     #[test]

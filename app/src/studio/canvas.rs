@@ -334,7 +334,8 @@ impl Studio {
         self.apply(Command::SetSelection(Box::new(sel)));
     }
 
-    /// Starts a free transform of the active layer's content (Ctrl+T or the transform tool).
+    /// Starts a free transform of the active layer's content, or of its selected part when there is a
+    /// selection (Ctrl+T or the transform tool).
     pub(crate) fn begin_transform(&mut self) {
         let Some(id) = self.active else { return };
         let Some(layer) = self.editor.doc.layer(id) else { return };
@@ -342,9 +343,21 @@ impl Studio {
             self.status = "groups cannot be transformed yet; pick a raster layer".into();
             return;
         };
-        let b = surface.content_bounds().intersect(&self.editor.doc.bounds());
+        let canvas = self.editor.doc.bounds();
+        let sel = &self.editor.doc.selection;
+        let b = if sel.active {
+            let r = sel.bounds(canvas);
+            oekaki::raster::GrayBuf { rect: r, data: sel.mask.read_rect(r) }.content_bounds()
+        } else {
+            surface.content_bounds().intersect(&canvas)
+        };
         if b.is_empty() {
-            self.status = "the layer is empty: nothing to transform".into();
+            self.status = if sel.active {
+                "the selection is empty: nothing to transform"
+            } else {
+                "the layer is empty: nothing to transform"
+            }
+            .into();
             return;
         }
         self.tools.tool = Tool::Transform;
@@ -367,7 +380,10 @@ impl Studio {
             return;
         }
         match transform_command(&self.editor.doc, &t) {
-            Ok(cmd) => self.apply(cmd),
+            Ok(cmd) => {
+                let r = self.editor.apply_as("Transform", cmd);
+                self.report(r);
+            }
             Err(e) => self.status = e.to_string(),
         }
     }

@@ -317,7 +317,7 @@ pub fn drag_shape(tool: Tool, start: [f32; 2], end: [f32; 2]) -> Option<Shape> {
 
 /// The transform command for the state, built from the document as it is without the preview.
 pub fn transform_command(doc: &oekaki::doc::Document, t: &TransformState) -> Result<Command, oekaki::doc::DocError> {
-    layer_ops::transform(doc, t.layer, &t.affine())
+    layer_ops::transform_selection(doc, t.layer, &t.affine())
 }
 
 #[cfg(test)]
