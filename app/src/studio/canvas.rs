@@ -402,12 +402,16 @@ impl Studio {
         if let Some(i) = (0..4).find(|&i| (corners[i][0] - p[0]).hypot(corners[i][1] - p[1]) * zoom <= HANDLE_GRAB) {
             return Handle::Corner(i);
         }
+        let edges = t.edges();
+        if let Some(i) = (0..4).find(|&i| (edges[i][0] - p[0]).hypot(edges[i][1] - p[1]) * zoom <= HANDLE_GRAB) {
+            return Handle::Edge(i);
+        }
         if inside_quad(&corners, p) { Handle::Inside } else { Handle::Outside }
     }
 }
 
 /// The transform after dragging `handle` from `start` to `p`: inside moves, a corner scales about the centre
-/// (keeping the aspect ratio), outside rotates about the centre.
+/// (keeping the aspect ratio), an edge's middle scales along that axis only, outside rotates about the centre.
 pub fn drag_transform(before: &TransformState, handle: Handle, start: [f32; 2], p: [f32; 2]) -> TransformState {
     let mut t = before.clone();
     let c = before.centre();
@@ -419,6 +423,18 @@ pub fn drag_transform(before: &TransformState, handle: Handle, start: [f32; 2], 
             let d1 = (p[0] - centre[0]).hypot(p[1] - centre[1]);
             let k = (d1 / d0).clamp(0.01, 100.0);
             t.scale = [before.scale[0] * k, before.scale[1] * k];
+        }
+        Handle::Edge(i) => {
+            // Along the line from the centre to the edge's middle, whatever the rotation.
+            let m = before.edges()[i];
+            let axis = [m[0] - centre[0], m[1] - centre[1]];
+            let along = |q: [f32; 2]| (q[0] - centre[0]) * axis[0] + (q[1] - centre[1]) * axis[1];
+            let d0 = along(start);
+            if d0.abs() > 1e-3 {
+                let k = (along(p) / d0).clamp(0.01, 100.0);
+                let a = if i % 2 == 0 { 1 } else { 0 }; // top/bottom: height; right/left: width
+                t.scale[a] = before.scale[a] * k;
+            }
         }
         Handle::Outside => {
             let a0 = (start[1] - centre[1]).atan2(start[0] - centre[0]);
@@ -460,5 +476,10 @@ mod tests {
         assert!((scaled.scale[0] - 2.0).abs() < 1e-4);
         let turned = drag_transform(&t, Handle::Outside, [150.0, 50.0], [50.0, 150.0]);
         assert!((turned.degrees - 90.0).abs() < 1e-3, "{}", turned.degrees);
+        // Edges scale one axis: the right edge the width, the bottom edge the height, also when turned.
+        let wider = drag_transform(&t, Handle::Edge(1), [100.0, 50.0], [150.0, 70.0]);
+        assert!((wider.scale[0] - 2.0).abs() < 1e-4 && wider.scale[1] == 1.0, "{:?}", wider.scale);
+        let taller = drag_transform(&turned, Handle::Edge(2), turned.edges()[2], [50.0 - 25.0, 50.0]);
+        assert!((taller.scale[1] - 0.5).abs() < 1e-3 && taller.scale[0] == 1.0, "{:?}", taller.scale);
     }
 }

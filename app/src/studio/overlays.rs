@@ -88,6 +88,9 @@ impl Studio {
             for p in c {
                 painter.rect_filled(egui::Rect::from_center_size(p, egui::vec2(8.0, 8.0)), 1.0, egui::Color32::WHITE);
             }
+            for p in t.edges().map(&screen) {
+                painter.rect_filled(egui::Rect::from_center_size(p, egui::vec2(6.0, 6.0)), 1.0, egui::Color32::WHITE);
+            }
         }
         if let Some(p) = hover.filter(|p| rect.contains(*p))
             && self.tools.tool.paints()

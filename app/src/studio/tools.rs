@@ -133,6 +133,15 @@ impl TransformState {
         })
     }
 
+    /// The middles of the transformed box's edges (top, right, bottom, left).
+    pub fn edges(&self) -> [[f32; 2]; 4] {
+        let c = self.corners();
+        [0, 1, 2, 3].map(|i| {
+            let (a, b) = (c[i], c[(i + 1) % 4]);
+            [(a[0] + b[0]) * 0.5, (a[1] + b[1]) * 0.5]
+        })
+    }
+
     pub fn is_identity(&self) -> bool {
         self.scale == [1.0, 1.0] && self.degrees == 0.0 && self.offset == [0.0, 0.0]
     }
@@ -170,6 +179,8 @@ pub enum Gesture {
 pub enum Handle {
     Inside,
     Corner(usize),
+    /// The middle of an edge (top, right, bottom, left): scales along one axis.
+    Edge(usize),
     Outside,
 }
 
