@@ -101,8 +101,8 @@ fn model_picker(s: &mut Studio, ui: &mut egui::Ui) {
         for n in &info.notes {
             ui.colored_label(ui.visuals().warn_fg_color, n);
         }
-    } else if s.ai.models.is_empty() && !s.ai.scanning {
-        ui.label("No models yet: add a folder of ONNX models (optimum / diffusers layout).");
+    } else if !s.ai.scanning && !s.ai.models.iter().any(|m| m.status.as_ref().is_ok_and(|i| i.is_base_model())) {
+        ui.label("No Stable Diffusion models yet: add a folder of ONNX models (optimum / diffusers layout).");
     }
     let broken: Vec<&ModelEntry> = s.ai.models.iter().filter(|m| m.status.is_err()).collect();
     if !broken.is_empty() {
