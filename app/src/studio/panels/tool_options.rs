@@ -27,7 +27,7 @@ pub fn show(s: &mut Studio, ui: &mut egui::Ui) {
             ui.label("Drag from the foreground to the background colour.");
         }
         Tool::Transform => {
-            ui.label("Drag inside to move, a corner to scale, outside to rotate.");
+            ui.label("Drag inside to move, a corner to scale, an edge to stretch, outside to rotate.");
             ui.horizontal(|ui| {
                 if ui.add_enabled(s.tools.transform.is_some(), egui::Button::new("Apply")).clicked() {
                     s.commit_transform();
