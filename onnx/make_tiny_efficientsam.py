@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from make_tiny_sam import IMAGE_SIZE, OPSET, PROMPTS, save_mask, test_picture
+from make_tiny_sam import IMAGE_SIZE, OPSET, PROMPTS, constant_upscaling_kernels, save_mask, test_picture
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH = 32
@@ -58,10 +58,7 @@ def tiny_efficientsam(seed: int):
         prompt_encoder=PromptEncoder(embed_dim=WIDTH, image_embedding_size=(64, 64), input_image_size=(1024, 1024)),
         decoder_max_num_input_points=6, mask_decoder=decoder,
         pixel_mean=[0.485, 0.456, 0.406], pixel_std=[0.229, 0.224, 0.225]).eval()
-    with torch.no_grad():
-        for block in model.mask_decoder.final_output_upscaling_layers:
-            conv = block[0]
-            conv.weight.copy_(conv.weight.mean(dim=(2, 3), keepdim=True).expand_as(conv.weight))
+    constant_upscaling_kernels(model.mask_decoder.final_output_upscaling_layers)
     return model
 
 

@@ -90,18 +90,27 @@ def tiny_sam(seed: int, width: int = 32) -> Sam:
         iou_head_hidden_dim=32,
     )
     sam = Sam(image_encoder=encoder, prompt_encoder=prompt, mask_decoder=decoder)
-    # Random 2x2 transposed-conv kernels print a 4-pixel checkerboard over every mask; kernels that are constant
-    # over their 2x2 taps upsample like nearest neighbour, so masks follow the picture (trained SAMs do).
-    with torch.no_grad():
-        for layer in sam.mask_decoder.output_upscaling:
-            if isinstance(layer, torch.nn.ConvTranspose2d):
-                layer.weight.copy_(layer.weight.mean(dim=(2, 3), keepdim=True).expand_as(layer.weight))
-        # The dense prompt is no_mask_embed without a mask input, the downscaled mask with one: keep both small
-        # next to the image embeddings, so a refinement step refines instead of replacing the picture.
-        sam.prompt_encoder.mask_downscaling[-1].weight.mul_(0.2)
-        sam.prompt_encoder.mask_downscaling[-1].bias.mul_(0.2)
-        sam.prompt_encoder.no_mask_embed.weight.mul_(0.2)
+    constant_upscaling_kernels(sam.mask_decoder.output_upscaling)
+    quiet_dense_prompt(sam.prompt_encoder)
     return sam.eval()
+
+
+@torch.no_grad()
+def constant_upscaling_kernels(upscaling: torch.nn.Module) -> None:
+    """Random 2x2 transposed-conv kernels print a 4-pixel checkerboard over every mask; kernels that are
+    constant over their 2x2 taps upsample like nearest neighbour, so masks follow the picture (trained SAMs do)."""
+    for layer in upscaling.modules():
+        if isinstance(layer, torch.nn.ConvTranspose2d):
+            layer.weight.copy_(layer.weight.mean(dim=(2, 3), keepdim=True).expand_as(layer.weight))
+
+
+@torch.no_grad()
+def quiet_dense_prompt(prompt_encoder: torch.nn.Module) -> None:
+    """The dense prompt is no_mask_embed without a mask input, the downscaled mask with one: keep both small
+    next to the image embeddings, so a refinement step refines instead of replacing the picture."""
+    prompt_encoder.mask_downscaling[-1].weight.mul_(0.2)
+    prompt_encoder.mask_downscaling[-1].bias.mul_(0.2)
+    prompt_encoder.no_mask_embed.weight.mul_(0.2)
 
 
 def vit_b_sam(seed: int) -> Sam:

@@ -35,7 +35,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import sam2
-from make_tiny_sam import IMAGE_SIZE, OPSET, PROMPTS, save_mask, test_picture
+from make_tiny_sam import (IMAGE_SIZE, OPSET, PROMPTS, constant_upscaling_kernels, quiet_dense_prompt, save_mask,
+                           test_picture)
 from sam2.sam2_image_predictor import SAM2ImagePredictor
 from samexporter.export_sam2 import SAM2ImageDecoder, SAM2ImageEncoder
 
@@ -65,13 +66,8 @@ def tiny_sam2(seed: int):
     m.memory_encoder.fuser.num_layers = 1
     torch.manual_seed(seed)
     model = instantiate(m, _recursive_=True).eval()
-    with torch.no_grad():
-        for layer in model.sam_mask_decoder.output_upscaling:
-            if isinstance(layer, torch.nn.ConvTranspose2d):
-                layer.weight.copy_(layer.weight.mean(dim=(2, 3), keepdim=True).expand_as(layer.weight))
-        model.sam_prompt_encoder.mask_downscaling[-1].weight.mul_(0.2)
-        model.sam_prompt_encoder.mask_downscaling[-1].bias.mul_(0.2)
-        model.sam_prompt_encoder.no_mask_embed.weight.mul_(0.2)
+    constant_upscaling_kernels(model.sam_mask_decoder.output_upscaling)
+    quiet_dense_prompt(model.sam_prompt_encoder)
     return model
 
 

@@ -14,10 +14,6 @@ fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sam").join(rel)
 }
 
-fn cases() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture("reference/cases.json")).unwrap()).unwrap()
-}
-
 fn picture() -> Pixels {
     let img = image::open(fixture("reference/image.png")).unwrap().to_rgb8();
     Pixels { width: img.width() as usize, height: img.height() as usize, data: img.into_raw() }
@@ -33,7 +29,7 @@ fn torch_tensor(file: &str, shape: &Value) -> Output {
 }
 
 fn torch_embedding() -> Embedding {
-    let t = torch_tensor("reference/embeddings.f32", &cases()["embeddings_shape"]);
+    let t = torch_tensor("reference/embeddings.f32", &reference_cases("reference")["embeddings_shape"]);
     Embedding { frame: Frame::longest_side(331, 229, 1024), tensors: vec![("image_embeddings".into(), t)] }
 }
 
@@ -69,30 +65,10 @@ fn compare(proposal: &Proposal, i: usize, entry: &Value, j: usize, dir: &str, mi
     assert!((proposal.scores[i] - score).abs() < 1e-3, "{what}: {name} IoU {} vs {score}", proposal.scores[i]);
 }
 
-/// Every case with every candidate of the 4-token decoder; the refinement step feeds back our own low-res
-/// logits of the best multimask candidate of the case it refines, as the reference did with PyTorch's.
-fn check_all_cases(model: &mut SamModel, emb: &Embedding, min_agreement: f64, what: &str) {
-    let doc = cases();
-    let mut low_res = std::collections::HashMap::new();
-    for case in doc["cases"].as_array().unwrap() {
-        let name = case["name"].as_str().unwrap();
-        let previous: Option<&Vec<f32>> =
-            case.get("mask_input_from").and_then(|v| v.as_str()).map(|from| &low_res[from]);
-        let p = model.decode(emb, &prompt(case), previous.map(|v| v.as_slice())).unwrap();
-        assert_eq!((p.candidates(), p.multimask), (4, 3), "{name}");
-        for j in 0..3 {
-            compare(&p, j, &case["multimask"], j, "reference", min_agreement, &format!("{what} {name}"));
-        }
-        compare(&p, 3, &case["single"], 0, "reference", min_agreement, &format!("{what} {name}"));
-        let best = (0..3).fold(0, |b, i| if p.scores[i] > p.scores[b] { i } else { b });
-        low_res.insert(name.to_string(), p.low_res[best].clone());
-    }
-}
-
 #[test]
 fn decoder_matches_sam_predictor_for_points_boxes_multimask_and_refinement() {
     let mut model = SamModel::load(&fixture("tiny-sam"), Device::Cpu).unwrap();
-    check_all_cases(&mut model, &torch_embedding(), 0.995, "decoder");
+    check_cases(&mut model, &torch_embedding(), "reference", 0.995, "decoder");
 }
 
 #[test]
@@ -102,7 +78,7 @@ fn end_to_end_from_the_png_matches_sam_predictor() {
     assert_eq!(emb.frame, Frame::longest_side(331, 229, 1024));
     let reference = torch_embedding();
     assert_eq!(emb.get("image_embeddings").unwrap().shape, reference.get("image_embeddings").unwrap().shape);
-    check_all_cases(&mut model, &emb, 0.99, "end to end");
+    check_cases(&mut model, &emb, "reference", 0.99, "end to end");
 }
 
 /// The single-mask decoder (`--return-single-mask`) picks like SAM's demo; an encoder without in-graph
@@ -112,7 +88,7 @@ fn single_mask_decoder_and_plain_encoder_pick_as_the_demo_does() {
     let mut model = SamModel::load(&fixture("tiny-sam-plain"), Device::Cpu).unwrap();
     assert_eq!(model.family, oekaki::ai::sam::Family::SamV1 { preprocess_in_graph: false });
     let emb = model.encode(&picture()).unwrap();
-    let doc = cases();
+    let doc = reference_cases("reference");
     for case in doc["cases"].as_array().unwrap() {
         if case.get("mask_input_from").is_some() {
             continue; // refinement is covered with the 4-token decoder
@@ -231,9 +207,10 @@ fn reference_cases(dir: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{dir}/cases.json"))).unwrap()).unwrap()
 }
 
-/// Every case of a three-candidate family (SAM2, EfficientSAM) against its reference in `dir`; refinement
-/// (where the family has it) chained through our own low-resolution logits.
-fn check_multimask_cases(model: &mut SamModel, emb: &Embedding, dir: &str, min_agreement: f64, what: &str) {
+/// Every case against the reference in `dir`: the three multimask candidates, and SAM v1's single-mask token
+/// where the reference has one; a refinement step feeds back our own low-resolution logits of the best
+/// multimask candidate of the case it refines, as the reference did with PyTorch's (where the family has it).
+fn check_cases(model: &mut SamModel, emb: &Embedding, dir: &str, min_agreement: f64, what: &str) {
     let doc = reference_cases(dir);
     let mut low_res = std::collections::HashMap::new();
     for case in doc["cases"].as_array().unwrap() {
@@ -241,11 +218,17 @@ fn check_multimask_cases(model: &mut SamModel, emb: &Embedding, dir: &str, min_a
         let previous: Option<&Vec<f32>> =
             case.get("mask_input_from").and_then(|v| v.as_str()).map(|from| &low_res[from]);
         let p = model.decode(emb, &prompt(case), previous.map(|v| v.as_slice())).unwrap();
-        assert_eq!((p.candidates(), p.multimask), (3, 3), "{name}");
+        let single = case.get("single");
+        assert_eq!((p.candidates(), p.multimask), (3 + single.is_some() as usize, 3), "{name}");
+        let multimask = case.get("multimask").unwrap_or(case);
         for j in 0..3 {
-            compare(&p, j, case, j, dir, min_agreement, &format!("{what} {name}"));
+            compare(&p, j, multimask, j, dir, min_agreement, &format!("{what} {name}"));
         }
-        low_res.insert(name.to_string(), p.low_res.get(p.best).cloned().unwrap_or_default());
+        if let Some(single) = single {
+            compare(&p, 3, single, 0, dir, min_agreement, &format!("{what} {name}"));
+        }
+        let best = (0..3).fold(0, |b, i| if p.scores[i] > p.scores[b] { i } else { b });
+        low_res.insert(name.to_string(), p.low_res.get(best).cloned().unwrap_or_default());
     }
 }
 
@@ -258,7 +241,7 @@ fn sam2_decoder_matches_sam2_image_predictor() {
         .map(|n| (n.to_string(), torch_tensor(&format!("reference-sam2/{n}.f32"), &doc["features"][n])))
         .to_vec();
     let emb = Embedding { frame: Frame::stretched(331, 229, 1024), tensors };
-    check_multimask_cases(&mut model, &emb, "reference-sam2", 0.995, "SAM2 decoder");
+    check_cases(&mut model, &emb, "reference-sam2", 0.995, "SAM2 decoder");
 }
 
 #[test]
@@ -266,7 +249,7 @@ fn sam2_end_to_end_from_the_png_matches_sam2_image_predictor() {
     let mut model = SamModel::load(&fixture("tiny-sam2"), Device::Cpu).unwrap();
     let emb = model.encode(&picture()).unwrap();
     assert_eq!(emb.frame, Frame::stretched(331, 229, 1024));
-    check_multimask_cases(&mut model, &emb, "reference-sam2", 0.99, "SAM2 end to end");
+    check_cases(&mut model, &emb, "reference-sam2", 0.99, "SAM2 end to end");
 }
 
 #[test]
@@ -276,9 +259,9 @@ fn efficientsam_matches_its_onnx_export_modules_in_pytorch() {
     let doc = reference_cases("reference-efficientsam");
     let t = torch_tensor("reference-efficientsam/image_embeddings.f32", &doc["features"]["image_embeddings"]);
     let emb = Embedding { frame: Frame::as_is(331, 229, 1024), tensors: vec![("image_embeddings".into(), t)] };
-    check_multimask_cases(&mut model, &emb, "reference-efficientsam", 0.995, "EfficientSAM decoder");
+    check_cases(&mut model, &emb, "reference-efficientsam", 0.995, "EfficientSAM decoder");
     let emb = model.encode(&picture()).unwrap();
-    check_multimask_cases(&mut model, &emb, "reference-efficientsam", 0.99, "EfficientSAM end to end");
+    check_cases(&mut model, &emb, "reference-efficientsam", 0.99, "EfficientSAM end to end");
     let seven = Prompt { points: vec![Point { x: 5.0, y: 5.0, foreground: true }; 7], bbox: None };
     assert!(model.decode(&emb, &seven, None).unwrap_err().to_string().contains("at most 6 points"));
 }
