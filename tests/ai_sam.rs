@@ -265,3 +265,37 @@ fn efficientsam_matches_its_onnx_export_modules_in_pytorch() {
     let seven = Prompt { points: vec![Point { x: 5.0, y: 5.0, foreground: true }; 7], bbox: None };
     assert!(model.decode(&emb, &seven, None).unwrap_err().to_string().contains("at most 6 points"));
 }
+
+/// "Active layer" as the source: a layer hidden under an opaque one is segmented as if it were alone (over
+/// white), while the visible picture is the covering layer.
+#[test]
+fn smart_select_worker_can_look_at_one_layer_alone() {
+    use oekaki::jobs::segment::{SegmentEvent, Segmenter, Source};
+    use std::time::Duration;
+
+    let bytes = std::fs::read(fixture("reference/image.png")).unwrap();
+    let mut doc = oekaki::io::raster_file::open_image(&bytes, "picture", oekaki::io::Limits::default()).unwrap();
+    let picture_layer = doc.layers[0].id;
+    let mut cover = oekaki::raster::Surface::new([0; 4]);
+    cover.write_rect(doc.bounds(), &vec![[30, 200, 30, 255]; 331 * 229]);
+    let cover = doc.new_raster_layer("cover", cover);
+    doc.layers.push(cover);
+    let click = vec![Point { x: 132.0, y: 101.0, foreground: true }];
+    let proposal = |layer| {
+        let worker = Segmenter::new();
+        worker.encode(1, fixture("tiny-sam"), Device::Cpu, Source { doc: doc.clone(), layer, rect: doc.bounds() });
+        assert!(matches!(worker.wait(Duration::from_secs(60)), Some(SegmentEvent::Encoded { .. })));
+        worker.decode(1, 1, click.clone(), None, None);
+        match worker.wait(Duration::from_secs(30)) {
+            Some(SegmentEvent::Proposal { proposal, .. }) => proposal,
+            _ => panic!("no proposal"),
+        }
+    };
+    let mut model = SamModel::load(&fixture("tiny-sam"), Device::Cpu).unwrap();
+    let emb = model.encode(&picture()).unwrap();
+    let direct = model.decode(&emb, &Prompt { points: click.clone(), bbox: None }, None).unwrap();
+    let alone = proposal(Some(picture_layer));
+    assert_eq!(alone.mask(0), direct.mask(0), "the hidden layer, alone");
+    let visible = proposal(None);
+    assert_ne!(visible.mask(0), direct.mask(0), "the visible picture is the green cover");
+}
