@@ -649,3 +649,38 @@ fn own_brush_presets_are_saved_kept_and_deleted() {
     let (settings, _) = oekaki_app::studio::settings::Settings::load(dir.path());
     assert!(settings.custom_brushes.is_empty(), "the deletion is saved too");
 }
+
+/// After a crash the studio offers the autosaved copies: Recover opens one (and drops its copy), Discard all
+/// drops the rest; files opened on the command line skip the question.
+#[test]
+fn crash_recovery_offers_the_autosaved_copies() {
+    use oekaki::io::autosave::RecoveryStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = RecoveryStore::at(dir.path());
+    let mut lost = Document::with_layer(80, 60).unwrap();
+    lost.layers[0].surface_mut().unwrap().write_rect(oekaki::geom::Rect::new(10, 10, 30, 30), &[[0, 90, 0, 255]; 400]);
+    store.save("crashed-1", &lost, None).unwrap();
+    store.save("crashed-2", &Document::with_layer(40, 40).unwrap(), None).unwrap();
+
+    let skipped = Studio::new(Document::with_layer(8, 8).unwrap()).with_recovery(store.clone(), true);
+    assert!(skipped.dialog.is_none(), "files were opened: no question");
+
+    let mut h = Harness::builder().with_size(SIZE).build_eframe({
+        let store = store.clone();
+        move |_| Studio::new(Document::with_layer(8, 8).unwrap()).with_recovery(store, false)
+    });
+    h.run_steps(3);
+    h.get_by_label_contains("did not close properly");
+    h.get_by_label_contains("80×60");
+    let row = store.list().iter().position(|r| r.width == 80).unwrap();
+    h.query_all_by_label("Recover").nth(row).unwrap().click();
+    h.run_steps(2);
+    wait_for_jobs(&mut h);
+    let s = h.state();
+    assert_eq!((s.editor.doc.width, s.editor.doc.height), (80, 60));
+    assert_eq!(s.editor.doc.layers[0].surface().unwrap().get(20, 20), [0, 90, 0, 255], "the lost strokes are back");
+    assert!(s.dialog.is_none());
+    let left: Vec<String> = store.list().into_iter().map(|r| r.id).collect();
+    assert!(!left.contains(&"crashed-1".to_string()), "the recovered copy is dropped: {left:?}");
+    assert!(left.contains(&"crashed-2".to_string()), "the other one is still offered next time");
+}

@@ -151,6 +151,16 @@ impl Studio {
         self
     }
 
+    /// Offers the recovery copies in `store` (a crash left them; not when files were opened on the command
+    /// line), then autosaves into it.
+    pub fn with_recovery(mut self, store: RecoveryStore, files_opened: bool) -> Studio {
+        let found: Vec<Recoverable> = store.list();
+        if !found.is_empty() && !files_opened {
+            self.dialog = Some(Dialog::Recovery(found));
+        }
+        self.with_autosave(store)
+    }
+
     pub fn attach_gpu(&mut self, rs: &eframe::egui_wgpu::RenderState) {
         self.gpu = Some(GpuCanvas::new(rs));
         let all = self.editor.doc.bounds();
@@ -432,11 +442,7 @@ pub fn run(files: Vec<PathBuf>) -> anyhow::Result<()> {
         studio.settings.add_recent(path);
     }
     if let Some(store) = RecoveryStore::default_location() {
-        let found: Vec<Recoverable> = store.list();
-        if !found.is_empty() && files.is_empty() {
-            studio.dialog = Some(Dialog::Recovery(found));
-        }
-        studio = studio.with_autosave(store);
+        studio = studio.with_recovery(store, !files.is_empty());
     }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
