@@ -1,6 +1,7 @@
 //! Core benchmarks: compositing and brushes. Targets (issue 2): recomposite a 256² dirty region of an
 //! 8192² document with 20 layers ≤ 3 ms on one core; full composite of 4096² with 20 layers ≤ 250 ms on
-//! 2 cores; 1000 dabs of a size-64 soft brush ≤ 10 ms. Run with `cargo bench --bench core`.
+//! 2 cores; 1000 dabs of a size-64 soft brush ≤ 10 ms. Free transform: what one preview frame of a drag costs.
+//! Run with `cargo bench --bench core`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -195,5 +196,29 @@ fn live_stroke(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, compositing, brushes, selection_and_fill, live_stroke);
+/// Free transform: what one drag frame of the preview costs (the whole layer is resampled), and the selected
+/// part of it.
+fn transform(c: &mut Criterion) {
+    use oekaki::history::layer_ops;
+    use oekaki::paint::transform::Affine;
+    let mut doc = document(2048, 1, Rect::new(0, 0, 2048, 2048));
+    let id = doc.layers[0].id;
+    let turn = Affine::about(1024.0, 1024.0, 1.1, 0.9, 10.0);
+    let mut g = c.benchmark_group("transform");
+    g.sample_size(10);
+    g.bench_function("free transform of a full 2048^2 layer (scale + 10 degrees)", |b| {
+        b.iter(|| black_box(layer_ops::transform(&doc, id, &turn).unwrap()))
+    });
+    doc.selection = oekaki::doc::Selection::all(doc.bounds()).with_shape(
+        &oekaki::doc::selection::Shape::Ellipse { cx: 1024.0, cy: 1024.0, rx: 400.0, ry: 300.0 },
+        oekaki::doc::selection::Combine::Replace,
+        doc.bounds(),
+    );
+    g.bench_function("free transform of an 800x600 selection on a 2048^2 layer", |b| {
+        b.iter(|| black_box(layer_ops::transform_selection(&doc, id, &turn).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, compositing, brushes, selection_and_fill, live_stroke, transform);
 criterion_main!(benches);
