@@ -283,6 +283,7 @@ fn free_transform_previews_escape_restores_and_enter_is_one_step() {
     h.step();
     assert!(h.state().tools.transform.is_some());
     drag(&mut h, [75.0, 75.0], [95.0, 75.0], Modifiers::NONE);
+    wait_for_jobs(&mut h); // the preview is resampled off the UI thread
     assert_eq!(h.state().editor.doc.layers[0].surface().unwrap().get(115, 75)[3], 255, "the preview moved");
     assert_eq!(h.state().editor.history.undo_len(), 0, "nothing recorded yet");
     h.key_press(Key::Escape);
@@ -292,6 +293,7 @@ fn free_transform_previews_escape_restores_and_enter_is_one_step() {
     h.key_press_modifiers(Modifiers::COMMAND, Key::T);
     h.step();
     drag(&mut h, [75.0, 75.0], [95.0, 75.0], Modifiers::NONE);
+    wait_for_jobs(&mut h);
     h.key_press(Key::Enter);
     h.run_steps(2);
     let s = h.state();

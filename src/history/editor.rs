@@ -56,6 +56,15 @@ impl Editor {
         Ok(a.dirty.union(&before))
     }
 
+    /// The document as it is without the live preview (what a preview is built from); tiles are shared.
+    pub fn without_preview(&self) -> Result<Document, DocError> {
+        let mut doc = self.doc.clone();
+        if let Some(inverse) = &self.preview {
+            inverse.clone().apply(&mut doc)?;
+        }
+        Ok(doc)
+    }
+
     /// Takes the live preview back; returns the area it covered.
     pub fn cancel_preview(&mut self) -> Result<Rect, DocError> {
         match self.preview.take() {

@@ -37,6 +37,12 @@ pub enum Done {
     Failed(String),
     /// The AI panel's runtime check or model scan.
     Ai(super::ai::AiDone),
+    /// A free-transform preview built off the UI thread (see `TransformPreview`).
+    TransformPreview {
+        generation: u64,
+        state: super::tools::TransformState,
+        cmd: Result<Command, String>,
+    },
     /// An edit built from a snapshot taken at editor revision `revision` (see `Studio::apply_in_background`).
     Built {
         cmd: Result<Command, String>,

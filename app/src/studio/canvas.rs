@@ -278,9 +278,8 @@ impl Studio {
             Gesture::TransformDrag { handle, start, before } => {
                 let t = drag_transform(before, *handle, *start, p);
                 if self.tools.transform.as_ref() != Some(&t) {
-                    let r = self.editor.preview(|doc| transform_command(doc, &t));
                     self.tools.transform = Some(t);
-                    self.report(r);
+                    self.request_transform_preview();
                 }
             }
             Gesture::Idle => {
@@ -361,6 +360,7 @@ impl Studio {
             return;
         }
         self.tools.tool = Tool::Transform;
+        self.tools.transform_preview.reset();
         self.tools.transform = Some(TransformState {
             layer: id,
             bounds: [b.x0 as f32, b.y0 as f32, b.x1 as f32, b.y1 as f32],
@@ -370,16 +370,77 @@ impl Studio {
         });
     }
 
-    /// Enter: the previewed transform becomes one undo step.
+    /// Which transform, on which document state, a preview build belongs to.
+    fn transform_preview_key(&self) -> u64 {
+        self.tools.transform_preview.generation.wrapping_mul(1 << 32) ^ self.editor.revision()
+    }
+
+    /// Resamples the layer for the box as it is now, off the UI thread (one build at a time; see
+    /// `TransformPreview`).
+    pub(crate) fn request_transform_preview(&mut self) {
+        if self.tools.transform_preview.in_flight {
+            return;
+        }
+        let Some(state) = self.tools.transform.clone() else { return };
+        let doc = match self.editor.without_preview() {
+            Ok(d) => d,
+            Err(e) => {
+                self.status = e.to_string();
+                return;
+            }
+        };
+        let generation = self.transform_preview_key();
+        self.tools.transform_preview.in_flight = true;
+        self.background.spawn("transform preview", move || {
+            let cmd = transform_command(&doc, &state).map_err(|e| e.to_string());
+            super::Done::TransformPreview { generation, state, cmd }
+        });
+    }
+
+    pub(crate) fn transform_preview_ready(
+        &mut self,
+        generation: u64,
+        state: TransformState,
+        cmd: Result<Command, String>,
+    ) {
+        if generation != self.transform_preview_key() {
+            // That transform has ended, or the document changed under it: build again if still wanted.
+            if self.tools.transform_preview.in_flight && self.tools.transform.is_some() {
+                self.tools.transform_preview.in_flight = false;
+                self.request_transform_preview();
+            }
+            return;
+        }
+        self.tools.transform_preview.in_flight = false;
+        match cmd {
+            Ok(cmd) => {
+                let r = self.editor.preview(|_| Ok(cmd.clone()));
+                self.report(r);
+                self.tools.transform_preview.shown = Some((state.clone(), cmd));
+            }
+            Err(e) => self.status = e,
+        }
+        if self.tools.transform.as_ref() != Some(&state) {
+            self.request_transform_preview();
+        }
+    }
+
+    /// Enter: the previewed transform becomes one undo step (the preview itself when it is up to date).
     pub(crate) fn commit_transform(&mut self) {
         let Some(t) = self.tools.transform.take() else { return };
         self.tools.gesture = Gesture::Idle;
-        let r = self.editor.cancel_preview();
-        self.report(r);
+        let shown = self.tools.transform_preview.shown.take();
+        self.tools.transform_preview.reset();
         if t.is_identity() {
+            let r = self.editor.cancel_preview();
+            self.report(r);
             return;
         }
-        match transform_command(&self.editor.doc, &t) {
+        let built = match shown {
+            Some((state, cmd)) if state == t => Ok(cmd),
+            _ => self.editor.without_preview().and_then(|doc| transform_command(&doc, &t)),
+        };
+        match built {
             Ok(cmd) => {
                 let r = self.editor.apply_as("Transform", cmd);
                 self.report(r);
@@ -391,6 +452,7 @@ impl Studio {
     /// Esc: the layer goes back to how it was.
     pub(crate) fn cancel_transform(&mut self) {
         self.tools.transform = None;
+        self.tools.transform_preview.reset();
         self.tools.gesture = Gesture::Idle;
         let r = self.editor.cancel_preview();
         self.report(r);

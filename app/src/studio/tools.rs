@@ -184,6 +184,26 @@ pub enum Handle {
     Outside,
 }
 
+/// The free transform's preview is resampled off the UI thread, newest state wins: one build at a time, and
+/// when it lands the next one starts if the box moved meanwhile.
+#[derive(Default)]
+pub struct TransformPreview {
+    /// Bumped when a transform begins or ends (and mixed with the editor revision when a build starts):
+    /// results of an older transform, or built from an older document, are dropped.
+    pub generation: u64,
+    pub in_flight: bool,
+    /// The command shown as the preview and the state it was built for (Enter applies it when still current).
+    pub shown: Option<(TransformState, Command)>,
+}
+
+impl TransformPreview {
+    pub fn reset(&mut self) {
+        self.generation += 1;
+        self.in_flight = false;
+        self.shown = None;
+    }
+}
+
 pub struct ToolBox {
     pub tool: Tool,
     pub brush: Brush,
@@ -208,6 +228,7 @@ pub struct ToolBox {
     pub gesture: Gesture,
     /// The free transform awaiting Enter or Esc.
     pub transform: Option<TransformState>,
+    pub transform_preview: TransformPreview,
     /// Last pen pressure seen, and whether the platform reported any pressure at all yet.
     pub pressure: f32,
     pub pressure_seen: bool,
@@ -239,6 +260,7 @@ impl Default for ToolBox {
             edit_mask: false,
             gesture: Gesture::Idle,
             transform: None,
+            transform_preview: TransformPreview::default(),
             pressure: 1.0,
             pressure_seen: false,
             modify_amount: 4,
@@ -288,6 +310,7 @@ impl ToolBox {
     pub fn cancel_gesture(&mut self, editor: &mut Editor) {
         self.gesture = Gesture::Idle;
         self.transform = None;
+        self.transform_preview.reset();
         let _ = editor.cancel_preview();
         let _ = editor.end_stroke();
     }
