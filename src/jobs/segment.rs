@@ -182,12 +182,13 @@ fn run_encode(
 ) -> Result<SegmentEvent, AiError> {
     let start = Instant::now();
     state.embedding = None;
-    let reuse = matches!(&state.model, Some((dir, dev, _)) if *dir == model && *dev == device);
-    if !reuse {
-        state.model = None;
+    if !matches!(&state.model, Some((dir, dev, _)) if *dir == model && *dev == device) {
+        state.model = None; // the old sessions go before the new ones load
         state.model = Some((model.clone(), device, SamModel::load(&model, device)?));
     }
-    let Some((_, _, sam)) = state.model.as_mut() else { unreachable!("loaded above") };
+    let Some((_, _, sam)) = state.model.as_mut() else {
+        return Err(AiError::Model("no Segment Anything model loaded".into()));
+    };
     let rect = source.rect.intersect(&source.doc.bounds());
     if rect.is_empty() {
         return Err(AiError::Input("nothing of the canvas is in view to select from".into()));
@@ -253,18 +254,9 @@ fn run_decode(
 /// resolution before thresholding, so edges stay smooth when the area was worked on smaller.
 pub fn mask_in_document(proposal: &Proposal, i: usize, area: &Area) -> Option<crate::raster::GrayBuf> {
     let logits = proposal.masks.get(i)?;
-    let (w, h) = (area.rect.width() as u32, area.rect.height() as u32);
-    let buf = image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(
-        proposal.width as u32,
-        proposal.height as u32,
-        logits.clone(),
-    )?;
-    let full = if buf.dimensions() == (w, h) {
-        buf
-    } else {
-        image::imageops::resize(&buf, w, h, image::imageops::FilterType::Triangle)
-    };
-    let data = full.into_raw().into_iter().map(|v| if v > 0.0 { 255 } else { 0 }).collect();
+    let (w, h) = (area.rect.width() as usize, area.rect.height() as usize);
+    let full = crate::ai::sam::resize_logits(logits, proposal.width, proposal.height, w, h);
+    let data = full.into_iter().map(|v| if v > 0.0 { 255 } else { 0 }).collect();
     Some(crate::raster::GrayBuf { rect: area.rect, data })
 }
 

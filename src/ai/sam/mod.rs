@@ -228,45 +228,49 @@ impl SamModel {
             labels.push(*label);
         }
         let feed = |t: &Output| Feed::F32(t.shape.clone(), t.data.clone());
-        if self.family == Family::EfficientSam {
-            // No mask input: a refinement is the clicks alone. Coordinates stay in image pixels.
-            if n > EFFICIENT_SAM_MAX_POINTS {
-                return Err(AiError::Input(format!(
-                    "EfficientSAM takes at most {EFFICIENT_SAM_MAX_POINTS} points (a box counts as two); clear some"
-                )));
-            }
-            let feeds = vec![
-                ("image_embeddings", feed(main)),
-                ("batched_point_coords", Feed::F32(vec![1, 1, n, 2], coords)),
-                ("batched_point_labels", Feed::F32(vec![1, 1, n], labels)),
-                ("orig_im_size", Feed::I64(vec![2], vec![frame.height as i64, frame.width as i64])),
-            ];
-            return self.decode_efficient_sam(feeds, frame);
-        }
-        let (mask_input, has_mask) = match previous {
-            Some(logits) if logits.len() == low_side * low_side => (logits.to_vec(), 1.0),
-            Some(_) => return Err(AiError::Input("the mask to refine has the wrong size".into())),
-            None => (vec![0.0; low_side * low_side], 0.0),
+        // SAM v1 and SAM2: the clicks, and the mask being refined (zeros and a 0 flag when there is none).
+        let prompt_feeds = || -> Result<Vec<(&'static str, Feed)>, AiError> {
+            let (mask_input, has_mask) = match previous {
+                Some(logits) if logits.len() == low_side * low_side => (logits.to_vec(), 1.0),
+                Some(_) => return Err(AiError::Input("the mask to refine has the wrong size".into())),
+                None => (vec![0.0; low_side * low_side], 0.0),
+            };
+            Ok(vec![
+                ("point_coords", Feed::F32(vec![1, n, 2], coords.clone())),
+                ("point_labels", Feed::F32(vec![1, n], labels.clone())),
+                ("mask_input", Feed::F32(vec![1, 1, low_side, low_side], mask_input)),
+                ("has_mask_input", Feed::F32(vec![1], vec![has_mask])),
+            ])
         };
-        let mut feeds = vec![
-            ("point_coords", Feed::F32(vec![1, n, 2], coords)),
-            ("point_labels", Feed::F32(vec![1, n], labels)),
-            ("mask_input", Feed::F32(vec![1, 1, low_side, low_side], mask_input)),
-            ("has_mask_input", Feed::F32(vec![1], vec![has_mask])),
-        ];
         match self.family {
             Family::SamV1 { .. } => {
+                let mut feeds = prompt_feeds()?;
                 feeds.push(("image_embeddings", feed(main)));
                 feeds.push(("orig_im_size", Feed::F32(vec![2], vec![frame.height as f32, frame.width as f32])));
                 self.decode_v1(feeds, frame, low_side, n)
             }
             Family::Sam2 => {
+                let mut feeds = prompt_feeds()?;
                 feeds.push(("image_embed", feed(main)));
                 feeds.push(("high_res_feats_0", feed(emb.get("high_res_feats_0")?)));
                 feeds.push(("high_res_feats_1", feed(emb.get("high_res_feats_1")?)));
                 self.decode_sam2(feeds, frame, low_side)
             }
-            Family::EfficientSam => unreachable!("decoded above"),
+            Family::EfficientSam => {
+                // No mask input: a refinement is the clicks alone. Coordinates stay in image pixels.
+                if n > EFFICIENT_SAM_MAX_POINTS {
+                    return Err(AiError::Input(format!(
+                        "EfficientSAM takes at most {EFFICIENT_SAM_MAX_POINTS} points (a box counts as two); clear some"
+                    )));
+                }
+                let feeds = vec![
+                    ("image_embeddings", feed(main)),
+                    ("batched_point_coords", Feed::F32(vec![1, 1, n, 2], coords)),
+                    ("batched_point_labels", Feed::F32(vec![1, 1, n], labels)),
+                    ("orig_im_size", Feed::I64(vec![2], vec![frame.height as i64, frame.width as i64])),
+                ];
+                self.decode_efficient_sam(feeds, frame)
+            }
         }
     }
 
