@@ -525,7 +525,7 @@ fn smart_select_proposes_sam_masks_and_enter_selects_one_as_one_step() {
     wait_until(&mut h, "a proposal", |s| s.smart.proposal.is_some());
     h.state_mut().smart.candidate = 0;
     h.key_press(Key::Enter);
-    h.run_steps(2);
+    wait_for_jobs(&mut h); // the full-resolution mask is worked out in the background
     let mask = direct.mask(0);
     let s = h.state();
     assert!(s.editor.doc.selection.active && s.smart.proposal.is_none());
@@ -550,7 +550,7 @@ fn smart_select_proposes_sam_masks_and_enter_selects_one_as_one_step() {
     h.state_mut().smart.candidate = 0;
     let mask = h.state().smart.proposal.clone().unwrap().0.mask(0);
     h.key_press_modifiers(Modifiers::ALT, Key::Enter);
-    h.run_steps(2);
+    wait_for_jobs(&mut h);
     let s = h.state();
     let differ = (0..229)
         .flat_map(|y| (0..331).map(move |x| (x, y)))
@@ -593,7 +593,7 @@ fn smart_select_on_a_big_canvas_encodes_the_part_in_view() {
     wait_until(&mut h, "a proposal", |s| s.smart.proposal.is_some());
     h.state_mut().smart.candidate = 0;
     h.key_press(Key::Enter);
-    h.run_steps(2);
+    wait_for_jobs(&mut h);
     let sel = &h.state().editor.doc.selection;
     assert!(sel.active);
     let r = area.rect;

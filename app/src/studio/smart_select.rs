@@ -228,14 +228,17 @@ impl Studio {
     }
 
     /// Make the proposal the selection (Enter: as the tool options say; Shift+Enter adds, Alt+Enter
-    /// subtracts); returns false when there is none.
+    /// subtracts); returns false when there is none. The full-resolution mask is worked out in the background.
     pub(crate) fn smart_apply(&mut self, how: Option<oekaki::doc::selection::Combine>) -> bool {
         let Some((proposal, area)) = self.smart.proposal.clone() else { return false };
-        let how = how.unwrap_or(self.tools.select_mode);
-        match selection_command(&self.editor.doc, &proposal, self.smart.candidate, &area, how) {
-            Some(cmd) => self.apply(cmd),
-            None => self.status = "Smart select: the proposal does not fit the canvas any more".into(),
-        }
+        let (how, candidate) = (how.unwrap_or(self.tools.select_mode), self.smart.candidate);
+        self.apply_in_background(
+            "Selection",
+            Arc::new(move |doc: &oekaki::doc::Document| {
+                selection_command(doc, &proposal, candidate, &area, how)
+                    .ok_or_else(|| oekaki::doc::DocError::Invalid("the Smart select mask is empty".into()))
+            }),
+        );
         self.smart_discard();
         true
     }
@@ -249,7 +252,7 @@ impl Studio {
         self.smart.shown_seq = self.smart.seq;
     }
 
-    /// The proposal as a tinted texture over its area, and the clicks as dots.
+    /// The proposal as a tinted texture over its area (the overlay draws it).
     pub(crate) fn smart_overlay(&mut self, ctx: &egui::Context) -> Option<(Rect, egui::TextureId)> {
         let (proposal, area) = self.smart.proposal.as_ref()?;
         let id = (self.smart.shown_seq, self.smart.candidate);
