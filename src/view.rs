@@ -51,16 +51,14 @@ impl View {
 
     /// Screen-space bounding box (min, max) of the canvas rectangle.
     pub fn screen_bounds(&self, canvas: [f32; 2]) -> ([f32; 2], [f32; 2]) {
-        let corners = [[0.0, 0.0], [canvas[0], 0.0], [0.0, canvas[1]], canvas].map(|p| self.to_screen(p));
-        let mut lo = [f32::MAX; 2];
-        let mut hi = [f32::MIN; 2];
-        for c in corners {
-            for i in 0..2 {
-                lo[i] = lo[i].min(c[i]);
-                hi[i] = hi[i].max(c[i]);
-            }
-        }
-        (lo, hi)
+        bounding_box([[0.0, 0.0], [canvas[0], 0.0], [0.0, canvas[1]], canvas].map(|p| self.to_screen(p)))
+    }
+
+    /// The canvas pixels a `widget`-sized view shows (whole pixels, any rotation; not clipped to the canvas).
+    pub fn visible_rect(&self, widget: [f32; 2]) -> crate::geom::Rect {
+        let corners = [[0.0, 0.0], [widget[0], 0.0], [0.0, widget[1]], widget].map(|s| self.to_canvas(s));
+        let (lo, hi) = bounding_box(corners);
+        crate::geom::Rect::new(lo[0].floor() as i32, lo[1].floor() as i32, hi[0].ceil() as i32, hi[1].ceil() as i32)
     }
 
     fn sin_cos(&self) -> (f32, f32) {
@@ -126,6 +124,19 @@ impl View {
     }
 }
 
+/// (min, max) of four points.
+fn bounding_box(points: [[f32; 2]; 4]) -> ([f32; 2], [f32; 2]) {
+    let mut lo = [f32::MAX; 2];
+    let mut hi = [f32::MIN; 2];
+    for c in points {
+        for i in 0..2 {
+            lo[i] = lo[i].min(c[i]);
+            hi[i] = hi[i].max(c[i]);
+        }
+    }
+    (lo, hi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +178,20 @@ mod tests {
         r.rotate_about(90.0, [100.0, 100.0]);
         let (a, b) = (r.to_screen([0.0, 0.0]), r.to_screen([10.0, 0.0]));
         assert!((b[1] - a[1]) > 0.0 && (b[0] - a[0]).abs() < 1e-3);
+    }
+
+    #[test]
+    fn the_visible_rect_covers_the_widget_at_any_rotation() {
+        let mut v = View { offset: [0.0, 0.0], zoom: 2.0, rotation: 0.0, flip: false };
+        assert_eq!(v.visible_rect([200.0, 100.0]), crate::geom::Rect::new(0, 0, 100, 50));
+        v.pan([-20.0, 10.0]);
+        assert_eq!(v.visible_rect([200.0, 100.0]), crate::geom::Rect::new(10, -5, 110, 45));
+        v.rotate_about(90.0, [100.0, 50.0]);
+        let r = v.visible_rect([200.0, 100.0]);
+        // whole pixels around a float rotation: up to one more each way
+        assert!((50..=51).contains(&r.width()) && (100..=101).contains(&r.height()), "turned a quarter: {r:?}");
+        let centre = v.to_canvas([100.0, 50.0]);
+        assert!(r.contains(centre[0] as i32, centre[1] as i32));
     }
 
     #[test]

@@ -74,17 +74,7 @@ impl Studio {
             return canvas;
         }
         let (Some(v), Some(r)) = (self.view.as_ref(), self.canvas_rect) else { return canvas };
-        let corners =
-            [[0.0, 0.0], [r.width(), 0.0], [r.width(), r.height()], [0.0, r.height()]].map(|s| v.to_canvas(s));
-        let (xs, ys) = (corners.map(|c| c[0]), corners.map(|c| c[1]));
-        let fold = |v: [f32; 4], f: fn(f32, f32) -> f32| v.into_iter().reduce(f).unwrap_or(0.0);
-        Rect {
-            x0: fold(xs, f32::min).floor() as i32,
-            y0: fold(ys, f32::min).floor() as i32,
-            x1: fold(xs, f32::max).ceil() as i32,
-            y1: fold(ys, f32::max).ceil() as i32,
-        }
-        .intersect(&canvas)
+        v.visible_rect([r.width(), r.height()]).intersect(&canvas)
     }
 
     /// Each frame while the tool is active: (re-)encode when the picture, the source or the area changed.
