@@ -40,6 +40,8 @@ pub enum Done {
     /// A free-transform preview built off the UI thread (see `TransformPreview`).
     TransformPreview {
         generation: u64,
+        /// The editor revision the document snapshot was taken at.
+        revision: u64,
         state: super::tools::TransformState,
         cmd: Result<Command, String>,
     },

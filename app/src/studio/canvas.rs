@@ -370,11 +370,6 @@ impl Studio {
         });
     }
 
-    /// Which transform, on which document state, a preview build belongs to.
-    fn transform_preview_key(&self) -> u64 {
-        self.tools.transform_preview.generation.wrapping_mul(1 << 32) ^ self.editor.revision()
-    }
-
     /// Resamples the layer for the box as it is now, off the UI thread (one build at a time; see
     /// `TransformPreview`).
     pub(crate) fn request_transform_preview(&mut self) {
@@ -389,34 +384,34 @@ impl Studio {
                 return;
             }
         };
-        let generation = self.transform_preview_key();
+        let (generation, revision) = (self.tools.transform_preview.generation, self.editor.revision());
         self.tools.transform_preview.in_flight = true;
         self.background.spawn("transform preview", move || {
             let cmd = transform_command(&doc, &state).map_err(|e| e.to_string());
-            super::Done::TransformPreview { generation, state, cmd }
+            super::Done::TransformPreview { generation, revision, state, cmd }
         });
     }
 
     pub(crate) fn transform_preview_ready(
         &mut self,
         generation: u64,
+        revision: u64,
         state: TransformState,
         cmd: Result<Command, String>,
     ) {
-        if generation != self.transform_preview_key() {
-            // That transform has ended, or the document changed under it: build again if still wanted.
-            if self.tools.transform_preview.in_flight && self.tools.transform.is_some() {
-                self.tools.transform_preview.in_flight = false;
-                self.request_transform_preview();
-            }
-            return;
+        if generation != self.tools.transform_preview.generation {
+            return; // that transform has ended
         }
         self.tools.transform_preview.in_flight = false;
+        if revision != self.editor.revision() {
+            self.request_transform_preview(); // the document changed under it: build on the new one
+            return;
+        }
         match cmd {
             Ok(cmd) => {
                 let r = self.editor.preview(|_| Ok(cmd.clone()));
                 self.report(r);
-                self.tools.transform_preview.shown = Some((state.clone(), cmd));
+                self.tools.transform_preview.shown = Some((state.clone(), revision, cmd));
             }
             Err(e) => self.status = e,
         }
@@ -437,7 +432,7 @@ impl Studio {
             return;
         }
         let built = match shown {
-            Some((state, cmd)) if state == t => Ok(cmd),
+            Some((state, revision, cmd)) if state == t && revision == self.editor.revision() => Ok(cmd),
             _ => self.editor.without_preview().and_then(|doc| transform_command(&doc, &t)),
         };
         match built {

@@ -156,7 +156,9 @@ impl Studio {
             }
             Done::Ai(d) => self.ai_finished(d),
             Done::Built { cmd, revision, build, label } => self.built(cmd, revision, build, label),
-            Done::TransformPreview { generation, state, cmd } => self.transform_preview_ready(generation, state, cmd),
+            Done::TransformPreview { generation, revision, state, cmd } => {
+                self.transform_preview_ready(generation, revision, state, cmd)
+            }
             Done::Quiet => {}
         }
     }

@@ -188,12 +188,13 @@ pub enum Handle {
 /// when it lands the next one starts if the box moved meanwhile.
 #[derive(Default)]
 pub struct TransformPreview {
-    /// Bumped when a transform begins or ends (and mixed with the editor revision when a build starts):
-    /// results of an older transform, or built from an older document, are dropped.
+    /// Bumped when a transform begins or ends: results of an older one are dropped (results built from an older
+    /// document revision are built again).
     pub generation: u64,
     pub in_flight: bool,
-    /// The command shown as the preview and the state it was built for (Enter applies it when still current).
-    pub shown: Option<(TransformState, Command)>,
+    /// The command shown as the preview, with the state and editor revision it was built for (Enter applies
+    /// it when both are still current).
+    pub shown: Option<(TransformState, u64, Command)>,
 }
 
 impl TransformPreview {
