@@ -322,7 +322,6 @@ impl SamModel {
             masks: order.iter().map(|&t| masks.data[t * plane..(t + 1) * plane].to_vec()).collect(),
             scores,
             low_res,
-            low_res_side: low_side,
             multimask,
             best,
         })
@@ -341,16 +340,7 @@ impl SamModel {
         let low_res: Vec<Vec<f32>> = masks.data.chunks_exact(low_plane).map(<[f32]>::to_vec).collect();
         let masks = low_res.iter().map(|m| resize_logits(m, low_side, low_side, frame.width, frame.height)).collect();
         let best = Proposal::pick_best(&scores, k, None, 0);
-        Ok(Proposal {
-            width: frame.width,
-            height: frame.height,
-            masks,
-            scores,
-            low_res,
-            low_res_side: low_side,
-            multimask: k,
-            best,
-        })
+        Ok(Proposal { width: frame.width, height: frame.height, masks, scores, low_res, multimask: k, best })
     }
 
     /// EfficientSAM: three candidates at the image size (`output_masks [1, 1, 3, H, W]`), no refinement logits.
@@ -370,7 +360,6 @@ impl SamModel {
             masks: masks.data.chunks_exact(plane).map(<[f32]>::to_vec).collect(),
             scores,
             low_res: Vec::new(),
-            low_res_side: 0,
             multimask: k,
             best,
         })

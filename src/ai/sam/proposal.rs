@@ -10,9 +10,9 @@ pub struct Proposal {
     pub masks: Vec<Vec<f32>>,
     /// Predicted IoU per candidate.
     pub scores: Vec<f32>,
-    /// Low-resolution logits per candidate (`low_res_side`², the encoder's frame), fed back on the next click.
+    /// Low-resolution logits per candidate (256², the encoder's frame), fed back on the next click; empty for
+    /// decoders without a mask input.
     pub low_res: Vec<Vec<f32>>,
-    pub low_res_side: usize,
     /// How many of the candidates (from the first) are the multimask ones (SAM's tokens 1–3).
     pub multimask: usize,
     /// The candidate SAM's demo shows: the single-mask token once there are three or more prompt points
