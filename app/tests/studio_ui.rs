@@ -104,6 +104,52 @@ fn strokes_within_one_frame_are_not_lost() {
     assert_eq!(h.state().editor.history.undo_len(), 2);
 }
 
+/// The events a Wayland tablet produces, through the same translation the studio's octotablet hook uses: the
+/// stroke is thin where the pen pressed lightly and full size where it pressed hard.
+#[test]
+fn tablet_pen_pressure_shapes_the_stroke() {
+    use oekaki_app::studio::pen::{PenEvent, PenTranslator};
+    let mut h = harness(Document::with_layer(256, 256).unwrap());
+    h.state_mut().tools.brush.diameter = 24.0;
+    h.state_mut().tools.brush.pressure_size = Some(oekaki::paint::curve::Curve::linear());
+    let mut pen = PenTranslator::default();
+    let mut send = |h: &mut Harness<Studio>, e: PenEvent| {
+        let mut out = Vec::new();
+        pen.translate(e, 1.0, Modifiers::NONE, &mut out);
+        h.input_mut().events.extend(out);
+    };
+    let pose = |h: &Harness<Studio>, x: f32, p: f32| {
+        let s = at(h, x, 128.0);
+        PenEvent::Pose { pos: [s.x, s.y], pressure: Some(p) }
+    };
+    let e = pose(&h, 20.0, 0.0);
+    send(&mut h, e);
+    send(&mut h, PenEvent::Frame);
+    h.step();
+    send(&mut h, PenEvent::Down);
+    let e = pose(&h, 20.0, 0.1);
+    send(&mut h, e);
+    send(&mut h, PenEvent::Frame);
+    h.step();
+    for i in 1..=20 {
+        let t = i as f32 / 20.0;
+        let e = pose(&h, 20.0 + 210.0 * t, 0.1 + 0.9 * t);
+        send(&mut h, e);
+        send(&mut h, PenEvent::Frame);
+        h.step();
+    }
+    send(&mut h, PenEvent::Up);
+    send(&mut h, PenEvent::Out);
+    h.run_steps(2);
+    let s = h.state();
+    let height = |x: i32| (0..256).filter(|&y| alpha(s, 0, x, y) > 128).count();
+    let (light, hard) = (height(35), height(220));
+    assert!(light > 0 && light <= 8, "a light press paints thin: {light} px");
+    assert!(hard >= 18, "a hard press paints the full 24 px: {hard} px");
+    assert!(s.tools.pressure_seen && s.tools.pressure > 0.9, "the pressure readout follows the pen");
+    assert_eq!(s.editor.history.undo_len(), 1, "one stroke");
+}
+
 #[test]
 fn wheel_zooms_at_the_cursor_and_view_keys_turn_and_flip() {
     let mut h = harness(Document::with_layer(512, 512).unwrap());

@@ -11,6 +11,7 @@ mod frame_time;
 mod gpu_canvas;
 mod overlays;
 mod panels;
+pub mod pen;
 pub mod settings;
 mod shortcuts;
 mod smart_select;
@@ -61,6 +62,8 @@ pub struct Studio {
     pub frame_times: FrameTimes,
     pub ai: ai::AiState,
     pub smart: smart_select::SmartSelect,
+    /// Pen tablet input where winit reports none (Wayland); say how pressure arrives.
+    pub pen: pen::PenTablet,
     overlays: overlays::Overlays,
     thumbnails: panels::Thumbnails,
     autosave: Option<(Autosaver, RecoveryStore)>,
@@ -97,6 +100,7 @@ impl Studio {
             frame_times: FrameTimes::default(),
             ai: Default::default(),
             smart: Default::default(),
+            pen: Default::default(),
             overlays: Default::default(),
             thumbnails: Default::default(),
             autosave: None,
@@ -414,7 +418,12 @@ impl eframe::App for Studio {
         }
     }
 
+    fn raw_input_hook(&mut self, ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        self.pen.pump(ctx, raw_input);
+    }
+
     fn on_exit(&mut self) {
+        self.pen.disconnect();
         self.shutdown();
     }
 }
@@ -457,6 +466,7 @@ pub fn run(files: Vec<PathBuf>) -> anyhow::Result<()> {
         Box::new(move |cc| {
             let mut studio = studio;
             studio.apply_look(&cc.egui_ctx);
+            studio.pen = pen::PenTablet::connect(cc);
             if let Some(rs) = cc.wgpu_render_state.as_ref() {
                 studio.attach_gpu(rs);
             }

@@ -233,6 +233,8 @@ pub struct ToolBox {
     /// Last pen pressure seen, and whether the platform reported any pressure at all yet.
     pub pressure: f32,
     pub pressure_seen: bool,
+    /// The last scribble in the brush options' pressure test pad: position in the pad and pressure.
+    pub pressure_trail: Vec<([f32; 2], f32)>,
     /// Pixels for Select → Grow / Shrink / Feather.
     pub modify_amount: u32,
 }
@@ -264,6 +266,7 @@ impl Default for ToolBox {
             transform_preview: TransformPreview::default(),
             pressure: 1.0,
             pressure_seen: false,
+            pressure_trail: Vec::new(),
             modify_amount: 4,
         }
     }

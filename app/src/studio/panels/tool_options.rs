@@ -7,6 +7,7 @@ use oekaki::paint::Curve;
 use oekaki::paint::gradient::GradientKind;
 
 use super::super::Studio;
+use super::super::pen::PenSupport;
 use super::super::tools::{AreaOptions, Tool};
 
 pub fn show(s: &mut Studio, ui: &mut egui::Ui) {
@@ -117,14 +118,51 @@ fn pressure_curve(ui: &mut egui::Ui, label: &str, curve: &mut Option<Curve>) {
     });
 }
 
-/// The last pressure the pen reported, or why there is none.
-fn pressure_test(s: &Studio, ui: &mut egui::Ui) {
+/// How pen pressure reaches the studio, the last pressure reported, and a pad to scribble in: its line is as
+/// wide as the pen presses.
+fn pressure_test(s: &mut Studio, ui: &mut egui::Ui) {
+    let support = s.pen.support();
+    if let Some(support) = support {
+        ui.weak(support.describe());
+    }
     if s.tools.pressure_seen {
         ui.add(egui::ProgressBar::new(s.tools.pressure).text(format!("pen pressure {:.2}", s.tools.pressure)));
-    } else {
-        ui.weak(
-            "No pen pressure reported yet on this platform: mouse and pens without pressure paint at full pressure.",
-        );
+    } else if !matches!(support, Some(PenSupport::Unavailable(_))) {
+        ui.weak("No pen pressure reported yet: mouse and pens without pressure paint at full pressure.");
+    }
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(ui.available_width(), 48.0), egui::Sense::click_and_drag());
+    let response = response.on_hover_text("Pressure test: scribble here with the pen");
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
+    let mut pressure = if s.tools.pressure_seen { s.tools.pressure } else { 1.0 };
+    let events = ui.input(|i| i.events.clone());
+    for e in &events {
+        match e {
+            egui::Event::Touch { force: Some(f), .. } => {
+                pressure = f.clamp(0.0, 1.0);
+                s.tools.pressure = pressure;
+                s.tools.pressure_seen = true;
+            }
+            egui::Event::PointerButton { pos, pressed: true, button: egui::PointerButton::Primary, .. }
+                if rect.contains(*pos) =>
+            {
+                s.tools.pressure_trail = vec![([pos.x - rect.min.x, pos.y - rect.min.y], pressure)];
+            }
+            egui::Event::PointerMoved(pos) if response.is_pointer_button_down_on() => {
+                s.tools.pressure_trail.push(([pos.x - rect.min.x, pos.y - rect.min.y], pressure));
+            }
+            _ => {}
+        }
+    }
+    let at = |p: [f32; 2]| rect.min + egui::vec2(p[0], p[1]);
+    let ink = ui.visuals().strong_text_color();
+    for pair in s.tools.pressure_trail.windows(2) {
+        let width = 1.0 + 11.0 * pair[1].1;
+        painter.line_segment([at(pair[0].0), at(pair[1].0)], egui::Stroke::new(width, ink));
+    }
+    if let [(p, f)] = s.tools.pressure_trail.as_slice() {
+        painter.circle_filled(at(*p), 0.5 + 5.5 * f, ink);
     }
 }
 
