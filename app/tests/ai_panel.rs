@@ -325,3 +325,107 @@ fn a_sketch_layer_guides_a_generation_through_a_controlnet() {
     let top = h.state().editor.doc.layers.last().unwrap();
     assert!(top.props.params.as_deref().is_some_and(|p| p.contains("ControlNet 0: \"Model: tiny-controlnet")));
 }
+
+/// "Show control image" runs a neural preprocessor found among the model folders (its folder is looked up as for
+/// a job), and the control image is rebuilt when the picture changes.
+#[test]
+fn the_control_image_preview_runs_neural_preprocessors_and_follows_the_picture() {
+    let mut h = harness("tiny-sd15", 3);
+    {
+        let s = h.state_mut();
+        s.settings.ai.model_folders.push(fixtures().join("../lineart"));
+        s.ai_rescan();
+        s.settings.ai.guide = true;
+        s.settings.ai.guide_model = Some(fixtures().join("tiny-controlnet"));
+        s.settings.ai.guide_preprocess = "lineart".into();
+    }
+    wait(&mut h, "the lineart preprocessor in the model list", |s| {
+        !s.ai.scanning && s.ai.models.iter().any(|m| m.dir.ends_with("tiny-lineart") && m.status.is_ok())
+    });
+    h.get_by_label("Guide (ControlNet)").click();
+    h.run_steps(2);
+    h.get_by_label("Show control image").click();
+    h.run_steps(2);
+    wait(&mut h, "the control image", |s| s.ai.guide_preview.is_some() || !s.ai.guide_preview_on);
+    assert!(h.state().ai.guide_preview_on, "the preview failed: {}", h.state().status);
+    let first = h.state().ai.guide_preview.as_ref().unwrap().id();
+    {
+        let s = h.state_mut();
+        let mut px = Surface::new([0; 4]);
+        px.write_rect(oekaki::geom::Rect::new(10, 10, 120, 14), &[[0, 0, 0, 255]; 440]);
+        let layer = s.editor.doc.new_raster_layer("Line", px);
+        s.apply(Command::AddLayer { parent: None, index: 1, layer: Box::new(layer) });
+    }
+    wait(&mut h, "the rebuilt control image", |s| s.ai.guide_preview.as_ref().is_some_and(|t| t.id() != first));
+}
+
+/// A quick mask painted with the brush is the area to inpaint; a batch of two shows both candidates before
+/// anything changes, the second is applied; "auto" on a machine without a GPU provider says it ran on the CPU.
+#[test]
+fn a_painted_quick_mask_inpaints_a_batch_and_the_picked_candidate_is_applied() {
+    let mut h = harness("tiny-sd15-inpaint", 2);
+    h.state_mut().settings.ai.batch = 2;
+    h.state_mut().settings.ai.device = "auto".into();
+    h.state_mut().tools.brush.diameter = 24.0;
+    h.key_press(Key::Q);
+    h.run_steps(2);
+    assert!(h.state().tools.quick_mask, "Q turns the quick mask on");
+    let screen = |h: &Harness<Studio>, x: f32, y: f32| {
+        let s = h.state();
+        let (rect, view) = (s.canvas_rect.unwrap(), s.view.unwrap());
+        let p = view.to_screen([x, y]);
+        egui::pos2(rect.min.x + p[0], rect.min.y + p[1])
+    };
+    let press = |pos, pressed| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: Modifiers::NONE,
+    };
+    let start = screen(&h, 60.0, 60.0);
+    h.event(egui::Event::PointerMoved(start));
+    h.event(press(start, true));
+    h.step();
+    for i in 1..=10 {
+        let p = screen(&h, 60.0 + 6.0 * i as f32, 60.0);
+        h.event(egui::Event::PointerMoved(p));
+        h.step();
+    }
+    let end = screen(&h, 120.0, 60.0);
+    h.event(press(end, false));
+    h.run_steps(2);
+    h.key_press(Key::Q);
+    h.run_steps(2);
+    let sel = &h.state().editor.doc.selection;
+    assert!(
+        sel.active && sel.coverage(90, 60) == 255 && sel.coverage(90, 100) == 0,
+        "the painted stroke is the selection"
+    );
+    let before = fingerprint(&h.state().editor.doc);
+
+    h.get_by_label("Inpaint selection").click();
+    h.run_steps(2);
+    wait(&mut h, "the batch", |s| s.ai.cards.first().is_some_and(|c| c.state != JobState::Running));
+    h.run_steps(2);
+    let card = &h.state().ai.cards[0];
+    assert_eq!(card.state, JobState::Done, "{}", h.state().status);
+    assert_eq!(card.candidates.iter().map(|c| c.candidate.seed).collect::<Vec<_>>(), [42, 43]);
+    assert_eq!(fingerprint(&h.state().editor.doc), before, "candidates are only shown");
+    assert!(
+        h.query_by_label_contains("no GPU provider was available").is_some(),
+        "auto fell back to the CPU and says so (ran on {:?})",
+        h.state().ai.ran_on
+    );
+
+    h.get_by_label("candidate 2").click();
+    h.run_steps(2);
+    h.get_by_label("Apply").click();
+    h.run_steps(2);
+    let s = h.state();
+    assert_eq!(s.editor.doc.layers.len(), 2);
+    let layer = s.editor.doc.layers.last().unwrap();
+    assert!(layer.props.params.as_deref().is_some_and(|p| p.contains("Seed: 43")), "the second candidate");
+    let px = layer.surface().unwrap();
+    assert_eq!(px.get(90, 60)[3], 255, "painted where the quick mask was");
+    assert_eq!(px.get(90, 110)[3], 0, "transparent far from it");
+}

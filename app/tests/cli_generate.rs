@@ -243,3 +243,85 @@ fn edit_inpaint_adds_one_layer_and_keeps_the_rest() {
     assert!(one_line_error(&o).contains("unknown side"));
     assert!(!dir.path().join("never.ora").exists());
 }
+
+/// The headless twin of the AI panel on a layered ORA: inpaint, refine and generate each add one layer that is
+/// transparent outside the grown and feathered mask, and leave every other layer's pixels as they were.
+#[test]
+fn edits_of_an_ora_add_one_masked_layer_and_leave_the_others_untouched() {
+    use oekaki::doc::Document;
+    use oekaki::geom::Rect;
+    use oekaki::raster::Surface;
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (96, 80);
+    let mut doc = Document::new(w, h).unwrap();
+    let mut paper = Surface::new([0; 4]);
+    let gradient: Vec<[u8; 4]> = (0..w * h).map(|i| [(i % w) as u8 * 2, (i / w) as u8 * 3, 90, 255]).collect();
+    paper.write_rect(Rect::new(0, 0, w as i32, h as i32), &gradient);
+    let mut lines = Surface::new([0; 4]);
+    lines.write_rect(Rect::new(5, 70, 90, 72), &[[0, 0, 0, 255]; 170]);
+    doc.layers = vec![doc.new_raster_layer("Paper", paper), doc.new_raster_layer("Lines", lines)];
+    let input = dir.path().join("in.ora");
+    oekaki::io::save_path(&doc, &input).unwrap();
+    let mask = dir.path().join("mask.png");
+    let (x0, y0, x1, y1) = (30, 20, 60, 50);
+    image::GrayImage::from_fn(w, h, |x, y| {
+        image::Luma([if (x0..x1).contains(&x) && (y0..y1).contains(&y) { 255 } else { 0 }])
+    })
+    .save(&mask)
+    .unwrap();
+    let pixels = |d: &Document, i: usize| d.layers[i].surface().unwrap().read_rect(d.bounds());
+    // Grow 4 px, feather 4 px: well past 4 + 3·4 px from the mask nothing of the new layer shows.
+    let far = |x: u32, y: u32| {
+        let dx = (x0 as i32 - x as i32).max(x as i32 - (x1 as i32 - 1)).max(0);
+        let dy = (y0 as i32 - y as i32).max(y as i32 - (y1 as i32 - 1)).max(0);
+        dx.max(dy) > 16
+    };
+    let mut before = doc;
+    for (i, (what, model)) in
+        [("inpaint", "tiny-sd15-inpaint"), ("refine", "tiny-sd15"), ("generate", "tiny-sd15")].into_iter().enumerate()
+    {
+        let from = if i == 0 { input.clone() } else { dir.path().join(format!("out{}.ora", i - 1)) };
+        let out = dir.path().join(format!("out{i}.ora"));
+        let model = fixture(model);
+        let o = oekaki(&[
+            "edit",
+            what,
+            "--doc",
+            from.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+            "--model",
+            &model,
+            "--prompt",
+            "a red scarf",
+            "--steps",
+            "2",
+            "--strength",
+            "0.6",
+            "--ep",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+        let after = oekaki::io::open_path(&out, oekaki::io::Limits::default()).unwrap();
+        assert_eq!(after.layers.len(), before.layers.len() + 1, "{what} adds one layer");
+        for l in 0..before.layers.len() {
+            assert!(pixels(&after, l) == pixels(&before, l), "{what} left layer {l} as it was");
+        }
+        let new = pixels(&after, before.layers.len());
+        let mut outside = 0;
+        for y in 0..h {
+            for x in 0..w {
+                let a = new[(y * w + x) as usize][3];
+                if far(x, y) {
+                    assert_eq!(a, 0, "{what}: the new layer shows at {x},{y}, far outside the mask");
+                    outside += 1;
+                }
+            }
+        }
+        assert!(outside > 3500, "the test looked at the area outside ({outside} px)");
+        assert_eq!(new[(35 * w + 45) as usize][3], 255, "{what}: the middle of the mask is replaced");
+        before = after;
+    }
+}

@@ -312,6 +312,7 @@ impl Studio {
         self.background.set_context(&ctx);
         self.handle_finished_jobs();
         self.ai_poll(&ctx);
+        self.ai_refresh_guide_preview();
         self.smart_prepare();
         self.smart_poll(&ctx);
         self.handle_dropped_files(&ctx);

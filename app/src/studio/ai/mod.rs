@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use eframe::egui;
-use oekaki::ai::edit::{self, EditKind};
+use oekaki::ai::edit::{self, EditKind, Guide};
 use oekaki::ai::library::{self, ModelEntry};
 use oekaki::doc::Document;
 use oekaki::geom::Rect;
@@ -68,6 +68,9 @@ pub struct JobCard {
     pub candidates: Vec<CandidateView>,
 }
 
+/// Document revision, source layer and preprocessor: what a control-image preview depends on.
+type GuidePreviewKey = (u64, Option<oekaki::doc::LayerId>, String);
+
 #[derive(Default)]
 pub struct AiState {
     pub runtime: Option<RuntimeStatus>,
@@ -85,6 +88,9 @@ pub struct AiState {
     /// The guide's control image drawn over the canvas ("Show control image").
     pub guide_preview: Option<egui::TextureHandle>,
     pub guide_preview_on: bool,
+    /// What the newest control-image preview was asked for; a different one makes it stale.
+    guide_preview_key: Option<GuidePreviewKey>,
+    guide_preview_busy: bool,
     queue: Option<JobQueue>,
 }
 
@@ -181,11 +187,52 @@ impl Studio {
     }
 
     /// Computes the guide's control image for the whole canvas in the background, to show over it.
-    pub fn ai_preview_guide(&mut self) {
-        let Some(guide) = self.settings.ai.guide(self.ai.guide_layer) else {
-            self.status = "choose a ControlNet for the guide first".into();
+    /// The guide the next job or preview uses, with a neural preprocessor's folder found among the models.
+    fn ai_guide(&self) -> Result<Option<Guide>, String> {
+        let Some(mut guide) = self.settings.ai.guide(self.ai.guide_layer) else { return Ok(None) };
+        if let Some(kind) = guide.preprocess.filter(|k| k.needs_model()) {
+            let folder = self.ai.models.iter().find(|m| {
+                m.status.as_ref().is_ok_and(|i| i.kind == library::ModelKind::Preprocessor && i.family == kind.name())
+            });
+            let Some(folder) = folder else {
+                return Err(format!(
+                    "no {} preprocessor found: export one with onnx/export_lineart.py and add its folder",
+                    kind.name()
+                ));
+            };
+            guide.options.model = Some(folder.dir.clone());
+        }
+        Ok(Some(guide))
+    }
+
+    fn guide_preview_key(&self) -> GuidePreviewKey {
+        (self.editor.revision(), self.ai.guide_layer, self.settings.ai.guide_preprocess.clone())
+    }
+
+    /// Rebuilds the shown control image in the background when the picture, source or preprocessor changed.
+    pub(crate) fn ai_refresh_guide_preview(&mut self) {
+        if !self.ai.guide_preview_on || self.ai.guide_preview_busy {
             return;
+        }
+        let key = self.guide_preview_key();
+        if self.ai.guide_preview_key.as_ref() == Some(&key) {
+            return;
+        }
+        self.ai.guide_preview_key = Some(key);
+        let guide = match self.ai_guide() {
+            Ok(Some(g)) => g,
+            Ok(None) => {
+                self.ai.guide_preview_on = false;
+                self.status = "choose a ControlNet for the guide first".into();
+                return;
+            }
+            Err(e) => {
+                self.ai.guide_preview_on = false;
+                self.status = e;
+                return;
+            }
         };
+        self.ai.guide_preview_busy = true;
         let doc = self.editor.doc.clone();
         self.background.spawn("guide preview", move || {
             Done::Ai(AiDone::GuidePreview(guide.preview(&doc, 1024).map_err(|e| e.to_string())))
@@ -194,8 +241,13 @@ impl Studio {
 
     pub(crate) fn ai_finished(&mut self, done: AiDone) {
         match done {
-            AiDone::GuidePreview(Err(e)) => self.status = e,
+            AiDone::GuidePreview(Err(e)) => {
+                self.ai.guide_preview_busy = false;
+                self.ai.guide_preview_on = false;
+                self.status = e;
+            }
             AiDone::GuidePreview(Ok(p)) => {
+                self.ai.guide_preview_busy = false;
                 let rgba: Vec<u8> = p.data.chunks_exact(3).flat_map(|c| [c[0], c[1], c[2], 200]).collect();
                 let img = egui::ColorImage::from_rgba_unmultiplied([p.width, p.height], &rgba);
                 if let Some(ctx) = self.background.context() {
@@ -274,22 +326,13 @@ impl Studio {
         // The model works on about its native area (512² for SD1.5, 768² for SD2).
         let native =
             self.ai.models.iter().find(|m| m.dir == model).and_then(|m| m.status.as_ref().ok()).map(|i| i.native_size);
-        let mut guide = self.settings.ai.guide(self.ai.guide_layer);
-        if let Some(g) = guide.as_mut().filter(|g| g.preprocess.is_some_and(|k| k.needs_model())) {
-            let kind = g.preprocess.map_or("", |k| k.name());
-            let folder = self.ai.models.iter().find(|m| {
-                m.status.as_ref().is_ok_and(|i| i.kind == library::ModelKind::Preprocessor && i.family == kind)
-            });
-            match folder {
-                Some(m) => g.options.model = Some(m.dir.clone()),
-                None => {
-                    self.status = format!(
-                        "no {kind} preprocessor found: export one with onnx/export_lineart.py and add its folder"
-                    );
-                    return;
-                }
+        let guide = match self.ai_guide() {
+            Ok(g) => g,
+            Err(e) => {
+                self.status = e;
+                return;
             }
-        }
+        };
         let seeds = self.settings.ai.next_seeds();
         let p = &self.settings.ai;
         // Strength is Refine's: generating and inpainting repaint their area fully (as Krita's Fill does);

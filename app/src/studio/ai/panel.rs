@@ -208,7 +208,6 @@ fn guide(s: &mut Studio, ui: &mut egui::Ui) {
     if s.ai.guide_layer.is_some_and(|id| s.editor.doc.layer(id).is_none()) {
         s.ai.guide_layer = None;
     }
-    let mut preview = false;
     egui::CollapsingHeader::new("Guide (ControlNet)").id_salt("ai guide").show(ui, |ui| {
         let p = &mut s.settings.ai;
         ui.checkbox(&mut p.guide, "Guide with a ControlNet");
@@ -262,12 +261,8 @@ fn guide(s: &mut Studio, ui: &mut egui::Ui) {
             .clicked()
         {
             s.ai.guide_preview_on = !shown;
-            preview = !shown;
         }
     });
-    if preview {
-        s.ai_preview_guide();
-    }
 }
 
 fn actions(s: &mut Studio, ui: &mut egui::Ui) {
@@ -370,7 +365,12 @@ fn job_cards(s: &mut Studio, ui: &mut egui::Ui) {
                 for (i, c) in card.candidates.iter().enumerate() {
                     let chosen = s.ai.shown == Some((id, i));
                     let img = egui::Image::new(&c.texture).max_size(egui::vec2(64.0, 64.0));
-                    let r = ui.add(egui::Button::image(img).selected(chosen)).on_hover_text(format!(
+                    let r = ui.add(egui::Button::image(img).selected(chosen));
+                    // Screen readers (and the UI tests) know each thumbnail by its number.
+                    r.widget_info(|| {
+                        egui::WidgetInfo::labeled(egui::Role::Button, true, format!("candidate {}", i + 1))
+                    });
+                    let r = r.on_hover_text(format!(
                         "seed {} · {:.1} s{}",
                         c.candidate.seed,
                         c.candidate.seconds,
