@@ -316,6 +316,54 @@ fn selection_tools_shortcuts_and_clear() {
     assert!(!h.state().editor.doc.selection.active, "deselected");
 }
 
+/// Enter before the preview has caught up with the box: the box is resampled in the background and lands as one
+/// "Transform" step, exactly the transform built directly; a key pressed meanwhile comes after it (Ctrl+Z then
+/// undoes that very step).
+#[test]
+fn enter_before_the_preview_lands_commits_in_the_background() {
+    use oekaki_app::studio::tools::transform_command;
+    // Big enough that resampling takes longer than a frame, even in release.
+    let mut doc = Document::with_layer(1200, 1200).unwrap();
+    doc.layers[0]
+        .surface_mut()
+        .unwrap()
+        .write_rect(oekaki::geom::Rect::new(100, 100, 1100, 1100), &vec![[200, 30, 30, 255]; 1_000_000]);
+    let original = doc.clone();
+    for undo_at_once in [false, true] {
+        let mut h = harness(original.clone());
+        h.key_press_modifiers(Modifiers::COMMAND, Key::T);
+        h.step();
+        // The box where a quick drag left it; no preview was built for it.
+        let mut t = h.state().tools.transform.clone().unwrap();
+        t.scale = [1.4, 1.4];
+        t.degrees = 25.0;
+        h.state_mut().tools.transform = Some(t.clone());
+        let expected = {
+            let mut d = original.clone();
+            transform_command(&d, &t).unwrap().apply(&mut d).unwrap();
+            d
+        };
+        h.key_press(Key::Enter);
+        h.step();
+        assert!(h.state().tools.transform_preview.committing.is_some(), "no preview was current: it resamples");
+        if undo_at_once {
+            h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+            h.step();
+            assert!(h.state().editor.doc == original, "the key waited for the transform, then undid it");
+        }
+        wait_for_jobs(&mut h);
+        let s = h.state();
+        assert!(s.tools.transform.is_none() && s.tools.transform_preview.committing.is_none());
+        if undo_at_once {
+            assert!(s.editor.doc == original, "Ctrl+Z undid the transform it waited for");
+            assert_eq!(s.editor.history.labels().1, ["Transform"], "and it can be redone");
+        } else {
+            assert_eq!(s.editor.history.labels().0, ["Transform"]);
+            assert!(s.editor.doc == expected, "the background commit is the transform of the box");
+        }
+    }
+}
+
 #[test]
 fn free_transform_previews_escape_restores_and_enter_is_one_step() {
     let mut doc = Document::with_layer(200, 200).unwrap();

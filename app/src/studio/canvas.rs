@@ -376,7 +376,8 @@ impl Studio {
         if self.tools.transform_preview.in_flight {
             return;
         }
-        let Some(state) = self.tools.transform.clone() else { return };
+        let tp = &self.tools.transform_preview;
+        let Some(state) = self.tools.transform.clone().or_else(|| tp.committing.clone()) else { return };
         let doc = match self.editor.without_preview() {
             Ok(d) => d,
             Err(e) => {
@@ -407,6 +408,15 @@ impl Studio {
             self.request_transform_preview(); // the document changed under it: build on the new one
             return;
         }
+        if let Some(target) = self.tools.transform_preview.committing.clone() {
+            if state == target {
+                self.tools.transform_preview.reset();
+                self.apply_transform(cmd.map_err(oekaki::doc::DocError::Invalid));
+            } else {
+                self.request_transform_preview(); // that build was of an older box: build the one to commit
+            }
+            return;
+        }
         match cmd {
             Ok(cmd) => {
                 let r = self.editor.preview(|_| Ok(cmd.clone()));
@@ -420,27 +430,61 @@ impl Studio {
         }
     }
 
-    /// Enter: the previewed transform becomes one undo step (the preview itself when it is up to date).
+    /// Enter: the previewed transform becomes one undo step: the preview itself when it is up to date, else the
+    /// box is resampled in the background (the stale preview stays until it lands).
     pub(crate) fn commit_transform(&mut self) {
         let Some(t) = self.tools.transform.take() else { return };
         self.tools.gesture = Gesture::Idle;
         let shown = self.tools.transform_preview.shown.take();
-        self.tools.transform_preview.reset();
         if t.is_identity() {
+            self.tools.transform_preview.reset();
             let r = self.editor.cancel_preview();
             self.report(r);
             return;
         }
-        let built = match shown {
-            Some((state, revision, cmd)) if state == t && revision == self.editor.revision() => Ok(cmd),
-            _ => self.editor.without_preview().and_then(|doc| transform_command(&doc, &t)),
-        };
+        match shown {
+            Some((state, revision, cmd)) if state == t && revision == self.editor.revision() => {
+                self.tools.transform_preview.reset();
+                self.apply_transform(Ok(cmd));
+            }
+            _ => {
+                self.tools.transform_preview.committing = Some(t);
+                self.request_transform_preview();
+            }
+        }
+    }
+
+    /// Before input that could change the document, a transform still resampling in the background is
+    /// finished here, so the next stroke or command comes after it (the one case that waits).
+    pub(crate) fn finish_transform_commit_before_input(&mut self, ctx: &egui::Context) {
+        if self.tools.transform_preview.committing.is_none() {
+            return;
+        }
+        let acts = ctx.input(|i| {
+            i.events.iter().any(|e| {
+                matches!(e, egui::Event::PointerButton { pressed: true, .. } | egui::Event::Key { pressed: true, .. })
+            })
+        });
+        if !acts {
+            return;
+        }
+        let Some(t) = self.tools.transform_preview.committing.take() else { return };
+        self.tools.transform_preview.reset();
+        let built = self.editor.without_preview().and_then(|doc| transform_command(&doc, &t));
+        self.apply_transform(built);
+    }
+
+    fn apply_transform(&mut self, built: Result<Command, oekaki::doc::DocError>) {
         match built {
             Ok(cmd) => {
                 let r = self.editor.apply_as("Transform", cmd);
                 self.report(r);
             }
-            Err(e) => self.status = e.to_string(),
+            Err(e) => {
+                let r = self.editor.cancel_preview();
+                self.report(r);
+                self.status = e.to_string();
+            }
         }
     }
 

@@ -315,6 +315,7 @@ impl Studio {
         self.ai_refresh_guide_preview();
         self.smart_prepare();
         self.smart_poll(&ctx);
+        self.finish_transform_commit_before_input(&ctx);
         self.handle_dropped_files(&ctx);
         self.handle_clipboard(&ctx);
         self.handle_close_request(&ctx);

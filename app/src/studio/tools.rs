@@ -195,6 +195,9 @@ pub struct TransformPreview {
     /// The command shown as the preview, with the state and editor revision it was built for (Enter applies
     /// it when both are still current).
     pub shown: Option<(TransformState, u64, Command)>,
+    /// Enter came before the preview caught up: this box is being resampled in the background and lands as the
+    /// "Transform" step; the stale preview stays on screen until then.
+    pub committing: Option<TransformState>,
 }
 
 impl TransformPreview {
@@ -202,6 +205,7 @@ impl TransformPreview {
         self.generation += 1;
         self.in_flight = false;
         self.shown = None;
+        self.committing = None;
     }
 }
 
