@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ort::ep;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionInputValue};
-use ort::value::{DynValue, Tensor, TensorElementType};
+use ort::value::{Tensor, TensorElementType, TensorRef};
 
 use super::{AiError, onnx_file, runtime};
 
@@ -59,8 +59,10 @@ pub struct InputSpec {
 }
 
 /// A value to feed: always f32 or i64 on our side, converted to what the input declares.
-pub enum Feed {
+pub enum Feed<'a> {
     F32(Vec<usize>, Vec<f32>),
+    /// Borrowed floats, fed to a float input without a copy (a SAM image embedding is reused for every click).
+    F32Ref(Vec<usize>, &'a [f32]),
     I64(Vec<usize>, Vec<i64>),
 }
 
@@ -175,10 +177,15 @@ impl Model {
         self.outputs.iter().any(|o| o == name)
     }
 
-    fn to_value(&self, name: &str, feed: Feed) -> Result<DynValue, AiError> {
+    fn to_value<'a>(&self, name: &str, feed: Feed<'a>) -> Result<SessionInputValue<'a>, AiError> {
         let spec =
             self.input(name).ok_or_else(|| ort_err(&self.path, format!("the model has no input named \"{name}\"")))?;
         let value = match (feed, spec.elem) {
+            (Feed::F32Ref(shape, data), Elem::F32) => {
+                let view = TensorRef::from_array_view((shape, data)).map_err(|e| ort_err(&self.path, e))?;
+                return Ok(view.into());
+            }
+            (Feed::F32Ref(shape, data), _) => return self.to_value(name, Feed::F32(shape, data.to_vec())),
             (Feed::F32(shape, data), Elem::F32) => Tensor::from_array((shape, data)).map(|t| t.into_dyn()),
             (Feed::F32(shape, data), Elem::F16) => {
                 let half: Vec<half::f16> = data.into_iter().map(half::f16::from_f32).collect();
@@ -203,15 +210,15 @@ impl Model {
             }
             _ => return Err(ort_err(&self.path, format!("input \"{name}\" has an element type we cannot feed"))),
         };
-        value.map_err(|e| ort_err(&self.path, e))
+        value.map(SessionInputValue::from).map_err(|e| ort_err(&self.path, e))
     }
 
     /// Run the model on named inputs; returns the requested float outputs in order.
-    pub fn run(&mut self, feeds: Vec<(&str, Feed)>, wanted: &[&str]) -> Result<Vec<Output>, AiError> {
+    pub fn run(&mut self, feeds: Vec<(&str, Feed<'_>)>, wanted: &[&str]) -> Result<Vec<Output>, AiError> {
         let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(feeds.len());
         for (name, feed) in feeds {
             let value = self.to_value(name, feed)?;
-            inputs.push((Cow::Owned(name.to_string()), value.into()));
+            inputs.push((Cow::Owned(name.to_string()), value));
         }
         let path = self.path.clone();
         let start = Instant::now();

@@ -82,7 +82,7 @@ pub struct LoopResult {
 }
 
 /// A scalar for `input`, shaped as the model declares it (`[]`, `[1]` or `[n]`).
-fn scalar_feed(model: &Model, input: &str, v: f32) -> Feed {
+fn scalar_feed(model: &Model, input: &str, v: f32) -> Feed<'static> {
     let shape = model.input(input).map(|s| s.shape.clone()).unwrap_or_default();
     match shape.as_slice() {
         [] => Feed::F32(vec![], vec![v]),

@@ -227,7 +227,6 @@ impl SamModel {
             coords.extend([mx, my]);
             labels.push(*label);
         }
-        let feed = |t: &Output| Feed::F32(t.shape.clone(), t.data.clone());
         // SAM v1 and SAM2: the clicks, and the mask being refined (zeros and a 0 flag when there is none).
         let prompt_feeds = || -> Result<Vec<(&'static str, Feed)>, AiError> {
             let (mask_input, has_mask) = match previous {
@@ -245,15 +244,15 @@ impl SamModel {
         match self.family {
             Family::SamV1 { .. } => {
                 let mut feeds = prompt_feeds()?;
-                feeds.push(("image_embeddings", feed(main)));
+                feeds.push(("image_embeddings", borrowed(main)));
                 feeds.push(("orig_im_size", Feed::F32(vec![2], vec![frame.height as f32, frame.width as f32])));
                 self.decode_v1(feeds, frame, low_side, n)
             }
             Family::Sam2 => {
                 let mut feeds = prompt_feeds()?;
-                feeds.push(("image_embed", feed(main)));
-                feeds.push(("high_res_feats_0", feed(emb.get("high_res_feats_0")?)));
-                feeds.push(("high_res_feats_1", feed(emb.get("high_res_feats_1")?)));
+                feeds.push(("image_embed", borrowed(main)));
+                feeds.push(("high_res_feats_0", borrowed(emb.get("high_res_feats_0")?)));
+                feeds.push(("high_res_feats_1", borrowed(emb.get("high_res_feats_1")?)));
                 self.decode_sam2(feeds, frame, low_side)
             }
             Family::EfficientSam => {
@@ -264,7 +263,7 @@ impl SamModel {
                     )));
                 }
                 let feeds = vec![
-                    ("image_embeddings", feed(main)),
+                    ("image_embeddings", borrowed(main)),
                     ("batched_point_coords", Feed::F32(vec![1, 1, n, 2], coords)),
                     ("batched_point_labels", Feed::F32(vec![1, 1, n], labels)),
                     ("orig_im_size", Feed::I64(vec![2], vec![frame.height as i64, frame.width as i64])),
@@ -450,4 +449,9 @@ fn normalized_padded(img: &image::RgbImage, scale: f32, mean: [f32; 3], std: [f3
         }
     }
     x
+}
+
+/// An embedding output fed to the decoder without a copy (it is reused for every click).
+fn borrowed(t: &Output) -> Feed<'_> {
+    Feed::F32Ref(t.shape.clone(), &t.data)
 }
