@@ -213,6 +213,50 @@ fn the_layers_panel_adds_reorders_and_hides_layers() {
     assert_eq!(names(h.state()), ["Paper", "Layer 3", "Layer 1"], "delete undone");
 }
 
+/// The layers panel's "::" handle dragged onto another row puts the layer just above it, as one step.
+#[test]
+fn dragging_a_layer_by_its_handle_reorders_it() {
+    let mut h = harness(Studio::blank_document(128, 128, true).unwrap());
+    h.get_by_label("New").click();
+    h.run_steps(2);
+    let names = |s: &Studio| s.editor.doc.layers.iter().map(|l| l.props.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(h.state()), ["Paper", "Layer 1", "Layer 3"]);
+    // Rows are listed top first: Layer 3, Layer 1, Paper.
+    let from = h.query_all_by_label("::").nth(2).unwrap().rect().center();
+    let to = h.get_by_label("visible: Layer 3").rect().center();
+    h.event(egui::Event::PointerMoved(from));
+    h.event(press(from, true, Modifiers::NONE));
+    h.step();
+    for i in 1..=10 {
+        h.event(egui::Event::PointerMoved(from.lerp(to, i as f32 / 10.0)));
+        h.step();
+    }
+    h.event(press(to, false, Modifiers::NONE));
+    h.run_steps(3);
+    assert_eq!(names(h.state()), ["Layer 1", "Layer 3", "Paper"], "Paper now sits above Layer 3");
+    assert_eq!(h.state().editor.history.undo_len(), 2, "the new layer, then one move");
+}
+
+/// A clipboard image (egui's PasteImage, which eframe reads through arboard) becomes a new layer centred in
+/// the view, one undo step.
+#[test]
+fn a_pasted_image_becomes_a_layer_in_the_middle_of_the_view() {
+    let mut h = harness(Document::with_layer(200, 200).unwrap());
+    let green = egui::Color32::from_rgb(0, 200, 0);
+    h.event(egui::Event::PasteImage(Arc::new(egui::ColorImage::filled([20, 10], green))));
+    h.run_steps(2);
+    let s = h.state();
+    assert_eq!(s.editor.doc.layers.len(), 2);
+    let top = s.editor.doc.layers.last().unwrap();
+    assert_eq!(top.props.name, "Pasted");
+    let centre =
+        s.view.unwrap().to_canvas([s.canvas_rect.unwrap().width() / 2.0, s.canvas_rect.unwrap().height() / 2.0]);
+    let (cx, cy) = (centre[0] as i32, centre[1] as i32);
+    assert_eq!(top.surface().unwrap().get(cx, cy), [0, 200, 0, 255], "the pasted pixels are at the view's centre");
+    assert_eq!(top.surface().unwrap().get(cx + 15, cy), [0; 4], "and only 20 px wide");
+    assert_eq!(s.editor.history.undo_len(), 1);
+}
+
 fn wait_for_jobs(h: &mut Harness<Studio>) {
     let end = Instant::now() + Duration::from_secs(20);
     loop {
