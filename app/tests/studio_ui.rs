@@ -360,6 +360,39 @@ fn selection_tools_shortcuts_and_clear() {
     assert!(!h.state().editor.doc.selection.active, "deselected");
 }
 
+/// A group's free transform moves every child together (the box fits all their pixels), as one step.
+#[test]
+fn a_group_transforms_with_all_its_children() {
+    let mut doc = Document::new(200, 200).unwrap();
+    let square = |doc: &mut Document, name: &str, x: i32, c: [u8; 4]| {
+        let mut px = oekaki::raster::Surface::new([0; 4]);
+        px.write_rect(oekaki::geom::Rect::new(x, 40, x + 20, 100), &[c; 1200]);
+        doc.new_raster_layer(name, px)
+    };
+    let a = square(&mut doc, "a", 40, [200, 0, 0, 255]);
+    let b = square(&mut doc, "b", 100, [0, 0, 200, 255]);
+    let group = doc.new_group("pair", vec![a, b]);
+    let gid = group.id;
+    doc.layers = vec![group];
+    let mut h = harness(doc);
+    h.state_mut().active = Some(gid);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::T);
+    h.step();
+    let t = h.state().tools.transform.clone().expect("a group can be transformed");
+    assert_eq!(t.bounds, [40.0, 40.0, 120.0, 100.0], "the box fits both children");
+    drag(&mut h, [80.0, 70.0], [80.0, 130.0], Modifiers::NONE);
+    h.key_press(Key::Enter);
+    wait_for_jobs(&mut h);
+    let s = h.state();
+    let child = |i: usize| match &s.editor.doc.layers[0].content {
+        oekaki::doc::LayerContent::Group(c) => c[i].surface().unwrap().clone(),
+        _ => panic!("not a group"),
+    };
+    assert_eq!((child(0).get(50, 150)[3], child(0).get(50, 50)[3]), (255, 0), "a moved down");
+    assert_eq!((child(1).get(110, 150)[3], child(1).get(110, 50)[3]), (255, 0), "b moved with it");
+    assert_eq!(s.editor.history.labels().0, ["Transform"]);
+}
+
 /// Enter before the preview has caught up with the box: the box is resampled in the background and lands as one
 /// "Transform" step, exactly the transform built directly; a key pressed meanwhile comes after it (Ctrl+Z then
 /// undoes that very step).

@@ -121,6 +121,14 @@ impl Layer {
         own + self.mask.as_ref().map_or(0, |m| m.pixels.bytes())
     }
 
+    /// Bounds of the pixels that are not transparent, over a group's children too (masks not counted).
+    pub fn content_bounds(&self) -> crate::geom::Rect {
+        match &self.content {
+            LayerContent::Raster(s) => s.content_bounds(),
+            LayerContent::Group(c) => c.iter().fold(crate::geom::Rect::EMPTY, |r, l| r.union(&l.content_bounds())),
+        }
+    }
+
     /// Bounds of everything this layer could draw.
     pub fn tile_bounds(&self) -> crate::geom::Rect {
         match &self.content {

@@ -338,17 +338,17 @@ impl Studio {
     pub(crate) fn begin_transform(&mut self) {
         let Some(id) = self.active else { return };
         let Some(layer) = self.editor.doc.layer(id) else { return };
-        let Some(surface) = layer.surface() else {
-            self.status = "groups cannot be transformed yet; pick a raster layer".into();
-            return;
-        };
         let canvas = self.editor.doc.bounds();
         let sel = &self.editor.doc.selection;
+        if sel.active && layer.is_group() {
+            self.status = "a group is transformed whole: deselect (Ctrl+D) to transform it".into();
+            return;
+        }
         let b = if sel.active {
             let r = sel.bounds(canvas);
             oekaki::raster::GrayBuf { rect: r, data: sel.mask.read_rect(r) }.content_bounds()
         } else {
-            surface.content_bounds().intersect(&canvas)
+            layer.content_bounds().intersect(&canvas)
         };
         if b.is_empty() {
             self.status = if sel.active {
