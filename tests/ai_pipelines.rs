@@ -175,6 +175,14 @@ fn controlnet_guidance_changes_the_picture_and_bad_setups_are_one_clear_error() 
     };
     let e = err(&wrong, "tiny-sd15");
     assert!(e.contains("not a ControlNet folder"), "{e}");
+    // A ControlNet folder whose network gives no residuals the ControlNet UNet takes (here: a plain UNet).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixtures.join("tiny-controlnet/config.json"), dir.path().join("config.json")).unwrap();
+    std::fs::copy(fixtures.join("tiny-sd15/unet/model.onnx"), dir.path().join("model.onnx")).unwrap();
+    let misfit =
+        Request { controls: vec![Control { model: dir.path().to_path_buf(), ..guided.controls[0].clone() }], ..guided };
+    let e = err(&misfit, "tiny-sd15");
+    assert!(e.contains("does not fit this model") && e.contains("gives 0 residuals"), "{e}");
 }
 
 fn engine_error(model: &Path, req: &Request) -> String {

@@ -390,6 +390,87 @@ mod tests {
         assert!(w % 8 == 0 && h % 8 == 0 && (w * h) as f64 / (512.0 * 512.0) > 0.95);
     }
 
+    /// A 256×192 picture (red everywhere) with a sketch layer holding a black vertical line at x = 100..102, and
+    /// a selection around part of the line: the region an inpaint works on.
+    fn sketch_and_region() -> (Document, crate::doc::LayerId, Region) {
+        use crate::doc::selection::{Combine, Shape};
+        let mut doc = Document::new(256, 192).unwrap();
+        let mut paint = crate::raster::Surface::new([0; 4]);
+        paint.write_rect(doc.bounds(), &vec![[200, 20, 20, 255]; 256 * 192]);
+        let mut lines = crate::raster::Surface::new([0; 4]);
+        lines.write_rect(Rect::new(100, 0, 102, 192), &[[0, 0, 0, 255]; 2 * 192]);
+        let (paint, sketch) = (doc.new_raster_layer("paint", paint), doc.new_raster_layer("sketch", lines));
+        let id = sketch.id;
+        doc.layers = vec![paint, sketch];
+        doc.selection =
+            Selection::none().with_shape(&Shape::Rect { x: 80, y: 60, w: 60, h: 60 }, Combine::Replace, doc.bounds());
+        let region = plan(&doc, EditKind::Inpaint, &EditOptions::default(), 64).unwrap();
+        (doc, id, region)
+    }
+
+    /// Where canvas column `x` lands in the working image of `region`.
+    fn work_column(region: &Region, x: f32) -> usize {
+        ((x - region.context.x0 as f32) * region.work_width as f32 / region.context.width() as f32) as usize
+    }
+
+    #[test]
+    fn the_guide_is_its_layer_alone_cut_to_the_region_and_scaled_to_the_working_size() {
+        let (doc, sketch, region) = sketch_and_region();
+        assert!(region.context.x0 > 0 && region.context.width() < 256, "a real crop: {:?}", region.context);
+        let guide = Guide {
+            layer: Some(sketch),
+            preprocess: Some(super::super::preprocess::Kind::Invert),
+            options: Default::default(),
+            model: "controlnet".into(),
+            scale: 1.0,
+            start: 0.0,
+            end: 1.0,
+        };
+        let control = guide.control(&doc, &region).unwrap();
+        let img = &control.image;
+        assert_eq!((img.width, img.height), (region.work_width, region.work_height));
+        let at = |x: usize, y: usize| &img.data[(y * img.width + x) * 3..][..3];
+        let line = work_column(&region, 101.0);
+        let y = img.height / 2;
+        assert!(
+            at(line, y).iter().all(|&v| v > 200),
+            "the line, inverted to white, at column {line}: {:?}",
+            at(line, y)
+        );
+        for x in [line - 12, line + 12, 2, img.width - 3] {
+            assert!(
+                at(x, y).iter().all(|&v| v < 30),
+                "black elsewhere (the red paint is not the guide): {:?}",
+                at(x, y)
+            );
+        }
+    }
+
+    #[test]
+    fn a_control_image_of_the_document_gets_the_pictures_crop_and_other_sizes_are_scaled_first() {
+        let (doc, _, region) = sketch_and_region();
+        // The same drawing as a document-sized control image and at half size.
+        let drawing = |w: usize, h: usize, line: std::ops::Range<usize>| {
+            let data = (0..w * h).flat_map(|i| if line.contains(&(i % w)) { [255; 3] } else { [0; 3] }).collect();
+            Pixels { width: w, height: h, data }
+        };
+        for (image, what) in [(drawing(256, 192, 100..102), "document size"), (drawing(128, 96, 50..51), "half size")] {
+            let control = crate::ai::controlnet::Control { image, model: "c".into(), scale: 1.0, start: 0.0, end: 1.0 };
+            let base = Request { controls: vec![control], ..Request::default() };
+            let req = region_request(&doc, EditKind::Inpaint, &region, &base);
+            let img = &req.controls[0].image;
+            assert_eq!(
+                (img.width, img.height),
+                (region.context.width() as usize, region.context.height() as usize),
+                "{what}"
+            );
+            let row = &img.data[(img.height / 2) * img.width * 3..][..img.width * 3];
+            let brightest = (0..img.width).max_by_key(|&x| row[x * 3]).unwrap();
+            let expected = 101 - region.context.x0 as usize;
+            assert!(brightest.abs_diff(expected) <= 1, "{what}: the line at column {brightest}, expected {expected}");
+        }
+    }
+
     #[test]
     fn layer_names_come_from_the_prompt() {
         assert_eq!(layer_name(EditKind::Inpaint, "  red   scarf, \n wind "), "Inpainted: red scarf, wind");
