@@ -336,7 +336,7 @@ fn the_control_image_preview_runs_neural_preprocessors_and_follows_the_picture()
         s.settings.ai.model_folders.push(fixtures().join("../lineart"));
         s.ai_rescan();
         s.settings.ai.guide = true;
-        s.settings.ai.guide_model = Some(fixtures().join("tiny-controlnet"));
+        s.settings.ai.guide_model = None;
         s.settings.ai.guide_preprocess = "lineart".into();
     }
     wait(&mut h, "the lineart preprocessor in the model list", |s| {
@@ -344,6 +344,11 @@ fn the_control_image_preview_runs_neural_preprocessors_and_follows_the_picture()
     });
     h.get_by_label("Guide (ControlNet)").click();
     h.run_steps(2);
+    // Without a ControlNet the preview says so and switches off; once one is chosen it works.
+    h.get_by_label("Show control image").click();
+    h.run_steps(2);
+    assert!(!h.state().ai.guide_preview_on && h.state().status.contains("choose a ControlNet"), "{}", h.state().status);
+    h.state_mut().settings.ai.guide_model = Some(fixtures().join("tiny-controlnet"));
     h.get_by_label("Show control image").click();
     h.run_steps(2);
     wait(&mut h, "the control image", |s| s.ai.guide_preview.is_some() || !s.ai.guide_preview_on);

@@ -423,6 +423,7 @@ fn enter_before_the_preview_lands_commits_in_the_background() {
         h.key_press(Key::Enter);
         h.step();
         assert!(h.state().tools.transform_preview.committing.is_some(), "no preview was current: it resamples");
+        assert!(h.state().dirty(), "a transform on its way counts as unsaved (closing asks first)");
         if undo_at_once {
             h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
             h.step();

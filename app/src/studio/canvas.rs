@@ -336,6 +336,7 @@ impl Studio {
     /// Starts a free transform of the active layer's content, or of its selected part when there is a
     /// selection (Ctrl+T or the transform tool).
     pub(crate) fn begin_transform(&mut self) {
+        self.finish_transform_commit_now();
         let Some(id) = self.active else { return };
         let Some(layer) = self.editor.doc.layer(id) else { return };
         let canvas = self.editor.doc.bounds();
@@ -461,17 +462,37 @@ impl Studio {
             return;
         }
         let acts = ctx.input(|i| {
-            i.events.iter().any(|e| {
-                matches!(e, egui::Event::PointerButton { pressed: true, .. } | egui::Event::Key { pressed: true, .. })
-            })
+            !i.raw.dropped_files.is_empty()
+                || i.viewport().close_requested()
+                || i.events.iter().any(|e| {
+                    matches!(
+                        e,
+                        egui::Event::PointerButton { pressed: true, .. }
+                            | egui::Event::Key { pressed: true, .. }
+                            | egui::Event::Copy
+                            | egui::Event::Cut
+                            | egui::Event::Paste(_)
+                            | egui::Event::PasteImage(_)
+                    )
+                })
         });
-        if !acts {
-            return;
+        if acts {
+            self.finish_transform_commit_now();
         }
+    }
+
+    /// Lands a transform still resampling in the background now (on this thread).
+    pub(crate) fn finish_transform_commit_now(&mut self) {
         let Some(t) = self.tools.transform_preview.committing.take() else { return };
         self.tools.transform_preview.reset();
         let built = self.editor.without_preview().and_then(|doc| transform_command(&doc, &t));
         self.apply_transform(built);
+    }
+
+    /// Ends the gesture in progress (a pending transform commit lands first).
+    pub(crate) fn cancel_gesture(&mut self) {
+        self.finish_transform_commit_now();
+        self.tools.cancel_gesture(&mut self.editor);
     }
 
     fn apply_transform(&mut self, built: Result<Command, oekaki::doc::DocError>) {
@@ -490,6 +511,7 @@ impl Studio {
 
     /// Esc: the layer goes back to how it was.
     pub(crate) fn cancel_transform(&mut self) {
+        self.finish_transform_commit_now();
         self.tools.transform = None;
         self.tools.transform_preview.reset();
         self.tools.gesture = Gesture::Idle;

@@ -97,7 +97,7 @@ impl Studio {
 
     /// Writes a snapshot of the document; `export` writes a flattened image and keeps the document's own path.
     pub fn write_in_background(&mut self, path: PathBuf, export: bool) {
-        self.tools.cancel_gesture(&mut self.editor);
+        self.cancel_gesture();
         let doc = self.editor.doc.clone();
         let revision = self.editor.revision();
         self.status = format!("saving {}…", path.display());

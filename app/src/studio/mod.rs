@@ -174,7 +174,8 @@ impl Studio {
 
     /// Swaps in another document (opened, new, recovered): history, view and selection state start afresh.
     pub fn replace_document(&mut self, doc: Document, path: Option<PathBuf>) {
-        self.tools.cancel_gesture(&mut self.editor);
+        self.cancel_gesture();
+        self.ai_forget_guide_preview();
         self.editor = Editor::new(doc);
         self.cache = CompositeCache::default();
         self.active = self.editor.doc.layers.last().map(|l| l.id);
@@ -195,7 +196,7 @@ impl Studio {
     }
 
     pub fn dirty(&self) -> bool {
-        self.editor.revision() != self.saved_revision
+        self.editor.revision() != self.saved_revision || self.tools.transform_preview.committing.is_some()
     }
 
     /// Recomposites `dirty` and sends the changed tiles to the GPU right away.
@@ -274,13 +275,13 @@ impl Studio {
     }
 
     pub fn undo(&mut self) {
-        self.tools.cancel_gesture(&mut self.editor);
+        self.cancel_gesture();
         let r = self.editor.undo().map(|d| d.unwrap_or(Rect::EMPTY));
         self.report(r);
     }
 
     pub fn redo(&mut self) {
-        self.tools.cancel_gesture(&mut self.editor);
+        self.cancel_gesture();
         let r = self.editor.redo().map(|d| d.unwrap_or(Rect::EMPTY));
         self.report(r);
     }

@@ -25,7 +25,9 @@ impl PenSupport {
     pub fn describe(&self) -> String {
         match self {
             PenSupport::TouchForce => "Pen pressure: Windows Ink".into(),
-            PenSupport::WaylandTablet => "Pen pressure: Wayland tablet protocol".into(),
+            PenSupport::WaylandTablet => {
+                "Pen pressure: Wayland tablet protocol (where the compositor offers it)".into()
+            }
             PenSupport::Unavailable(why) => format!("No pen pressure here: {why}. Strokes use full pressure."),
         }
     }
@@ -44,6 +46,8 @@ pub enum PenEvent {
     Up,
     /// The tool left proximity (or was unplugged).
     Out,
+    /// A barrel button: 0 is the first one the pen reported, 1 the second.
+    Button { index: usize, pressed: bool },
 }
 
 /// Turns [`PenEvent`]s into egui pointer and touch events, keeping a stroke whole: a press waits for its
@@ -96,6 +100,14 @@ impl PenTranslator {
                 }
             }
             PenEvent::Up => self.release(modifiers, out),
+            // With the tablet protocol bound, the compositor sends no mouse clicks for the pen's buttons:
+            // the first acts as the right button, the second as the middle one (pan), as tablet drivers set them.
+            PenEvent::Button { index, pressed } => {
+                let button = if index == 0 { egui::PointerButton::Secondary } else { egui::PointerButton::Middle };
+                if let Some(pos) = self.pos {
+                    out.push(egui::Event::PointerButton { pos, button, pressed, modifiers });
+                }
+            }
             PenEvent::Out => {
                 self.release(modifiers, out);
                 self.in_proximity = false;
@@ -145,6 +157,8 @@ pub struct PenTablet {
     support: Option<PenSupport>,
     translator: PenTranslator,
     events: Vec<PenEvent>,
+    /// Barrel buttons in the order they were first pressed.
+    buttons: Vec<octotablet::tool::ButtonID>,
 }
 
 impl PenTablet {
@@ -195,23 +209,32 @@ impl PenTablet {
     pub fn pump(&mut self, ctx: &egui::Context, input: &mut egui::RawInput) {
         let Some(manager) = self.manager.as_mut() else { return };
         self.events.clear();
-        match manager.pump() {
-            Ok(events) => self.events.extend(events.into_iter().filter_map(pen_event)),
-            Err(e) => {
-                self.manager = None;
-                self.support = Some(PenSupport::Unavailable(format!("the tablet connection failed ({e})")));
+        let buttons = &mut self.buttons;
+        let failed = match manager.pump() {
+            Ok(events) => {
+                self.events.extend(events.into_iter().filter_map(|e| pen_event(e, buttons)));
+                None
             }
+            Err(e) => Some(e.to_string()),
+        };
+        let connected = !manager.tablets().is_empty();
+        if let Some(e) = failed {
+            // A stroke in progress still ends.
+            self.events.push(PenEvent::Out);
+            self.manager = None;
+            self.support = Some(PenSupport::Unavailable(format!("the tablet connection failed ({e})")));
         }
         let scale = 1.0 / ctx.zoom_factor();
         let modifiers = ctx.input(|i| i.modifiers);
         for &e in &self.events {
             self.translator.translate(e, scale, modifiers, &mut input.events);
         }
-        // The tablet's events do not wake eframe: poll every frame while a pen is near, slowly otherwise.
+        // The tablet's events do not wake eframe: poll every frame while a pen is near, a few times a second
+        // while a tablet is plugged in, and once a second otherwise (to notice one being plugged in).
         if self.translator.in_proximity() || !self.events.is_empty() {
             ctx.request_repaint();
         } else {
-            ctx.request_repaint_after(Duration::from_millis(200));
+            ctx.request_repaint_after(Duration::from_millis(if connected { 200 } else { 1000 }));
         }
     }
 
@@ -221,16 +244,23 @@ impl PenTablet {
     }
 }
 
-fn pen_event(e: octotablet::events::Event<'_>) -> Option<PenEvent> {
+fn pen_event(e: octotablet::events::Event<'_>, buttons: &mut Vec<octotablet::tool::ButtonID>) -> Option<PenEvent> {
     use octotablet::events::{Event, ToolEvent};
     let Event::Tool { event, .. } = e else { return None };
     Some(match event {
+        ToolEvent::Button { button_id, pressed } => {
+            let index = buttons.iter().position(|b| *b == button_id).unwrap_or_else(|| {
+                buttons.push(button_id);
+                buttons.len() - 1
+            });
+            PenEvent::Button { index, pressed }
+        }
         ToolEvent::Down => PenEvent::Down,
         ToolEvent::Pose(p) => PenEvent::Pose { pos: p.position, pressure: p.pressure.get() },
         ToolEvent::Frame(_) => PenEvent::Frame,
         ToolEvent::Up => PenEvent::Up,
         ToolEvent::Out | ToolEvent::Removed => PenEvent::Out,
-        ToolEvent::In { .. } | ToolEvent::Added | ToolEvent::Button { .. } => return None,
+        ToolEvent::In { .. } | ToolEvent::Added => return None,
     })
 }
 
@@ -312,6 +342,27 @@ mod tests {
         let out = run(&[PenEvent::Down, PenEvent::Pose { pos: [2.0, 2.0], pressure: None }, PenEvent::Up], 1.0);
         assert!(!out.iter().any(|e| matches!(e, egui::Event::Touch { .. })), "{out:?}");
         assert_eq!(presses(&out).len(), 2);
+    }
+
+    #[test]
+    fn barrel_buttons_click_right_and_middle_where_the_pen_is() {
+        let out = run(
+            &[
+                pose(7.0, 8.0, 0.0),
+                PenEvent::Button { index: 0, pressed: true },
+                PenEvent::Button { index: 1, pressed: true },
+            ],
+            1.0,
+        );
+        let buttons: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                egui::Event::PointerButton { button, pos, .. } => Some((*button, *pos)),
+                _ => None,
+            })
+            .collect();
+        let at = egui::pos2(7.0, 8.0);
+        assert_eq!(buttons, [(egui::PointerButton::Secondary, at), (egui::PointerButton::Middle, at)]);
     }
 
     #[test]

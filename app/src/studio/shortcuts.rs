@@ -184,7 +184,7 @@ impl Studio {
                 } else if self.tools.transform.is_some() {
                     self.cancel_transform();
                 } else {
-                    self.tools.cancel_gesture(&mut self.editor);
+                    self.cancel_gesture();
                     self.dialog = None;
                 }
             }

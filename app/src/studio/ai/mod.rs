@@ -186,7 +186,6 @@ impl Studio {
         self.ai_scan(Some(dir));
     }
 
-    /// Computes the guide's control image for the whole canvas in the background, to show over it.
     /// The guide the next job or preview uses, with a neural preprocessor's folder found among the models.
     fn ai_guide(&self) -> Result<Option<Guide>, String> {
         let Some(mut guide) = self.settings.ai.guide(self.ai.guide_layer) else { return Ok(None) };
@@ -211,7 +210,8 @@ impl Studio {
 
     /// Rebuilds the shown control image in the background when the picture, source or preprocessor changed.
     pub(crate) fn ai_refresh_guide_preview(&mut self) {
-        if !self.ai.guide_preview_on || self.ai.guide_preview_busy {
+        // While a stroke is being painted, the picture changes every frame: rebuild once it is done.
+        if !self.ai.guide_preview_on || self.ai.guide_preview_busy || self.editor.stroking() {
             return;
         }
         let key = self.guide_preview_key();
@@ -221,30 +221,45 @@ impl Studio {
         self.ai.guide_preview_key = Some(key);
         let guide = match self.ai_guide() {
             Ok(Some(g)) => g,
-            Ok(None) => {
-                self.ai.guide_preview_on = false;
-                self.status = "choose a ControlNet for the guide first".into();
-                return;
-            }
-            Err(e) => {
-                self.ai.guide_preview_on = false;
-                self.status = e;
-                return;
-            }
+            Ok(None) => return self.guide_preview_failed("choose a ControlNet for the guide first".into()),
+            Err(e) => return self.guide_preview_failed(e),
         };
         self.ai.guide_preview_busy = true;
         let doc = self.editor.doc.clone();
         self.background.spawn("guide preview", move || {
-            Done::Ai(AiDone::GuidePreview(guide.preview(&doc, 1024).map_err(|e| e.to_string())))
+            // Whatever happens inside, the answer comes back as a preview result, so `busy` always clears.
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guide.preview(&doc, 1024)));
+            Done::Ai(AiDone::GuidePreview(match built {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err("the control image could not be made (internal error)".into()),
+            }))
         });
+    }
+
+    /// The preview is switched off with the reason; switching it on again rebuilds it.
+    fn guide_preview_failed(&mut self, why: String) {
+        self.ai.guide_preview_on = false;
+        self.ai.guide_preview_key = None;
+        self.status = why;
+    }
+
+    /// "Show control image": on builds it afresh (settings the key does not cover may have changed), off hides it.
+    pub fn ai_toggle_guide_preview(&mut self) {
+        self.ai.guide_preview_on = !self.ai.guide_preview_on;
+        self.ai.guide_preview_key = None;
+    }
+
+    /// A new document: the old control image is not its own.
+    pub(crate) fn ai_forget_guide_preview(&mut self) {
+        self.ai.guide_preview = None;
+        self.ai.guide_preview_key = None;
     }
 
     pub(crate) fn ai_finished(&mut self, done: AiDone) {
         match done {
             AiDone::GuidePreview(Err(e)) => {
                 self.ai.guide_preview_busy = false;
-                self.ai.guide_preview_on = false;
-                self.status = e;
+                self.guide_preview_failed(e);
             }
             AiDone::GuidePreview(Ok(p)) => {
                 self.ai.guide_preview_busy = false;
@@ -418,7 +433,7 @@ impl Studio {
         else {
             return;
         };
-        self.tools.cancel_gesture(&mut self.editor);
+        self.cancel_gesture();
         let before = self.editor.revision();
         self.apply(cmd);
         if self.editor.revision() != before {

@@ -260,7 +260,7 @@ fn guide(s: &mut Studio, ui: &mut egui::Ui) {
             .on_hover_text("Over the canvas, as the ControlNet sees it")
             .clicked()
         {
-            s.ai.guide_preview_on = !shown;
+            s.ai_toggle_guide_preview();
         }
     });
 }

@@ -149,7 +149,9 @@ fn pressure_test(s: &mut Studio, ui: &mut egui::Ui) {
             {
                 s.tools.pressure_trail = vec![([pos.x - rect.min.x, pos.y - rect.min.y], pressure)];
             }
-            egui::Event::PointerMoved(pos) if response.is_pointer_button_down_on() => {
+            egui::Event::PointerMoved(pos)
+                if response.is_pointer_button_down_on() && s.tools.pressure_trail.len() < 2000 =>
+            {
                 s.tools.pressure_trail.push(([pos.x - rect.min.x, pos.y - rect.min.y], pressure));
             }
             _ => {}
