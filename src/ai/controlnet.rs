@@ -114,6 +114,27 @@ mod tests {
     }
 
     #[test]
+    fn a_control_image_of_another_size_is_resized_to_the_generation_size_as_planar_rgb() {
+        // 32×16, white column at x = 20..22 on black, asked for at 16×8: the column lands at x = 10.
+        let data = (0..32 * 16).flat_map(|i| if (20..22).contains(&(i % 32)) { [255; 3] } else { [0; 3] }).collect();
+        let c = Control { image: Pixels { width: 32, height: 16, data }, ..control(0.0, 1.0) };
+        let t = c.tensor(16, 8).unwrap();
+        assert_eq!(t.len(), 3 * 16 * 8);
+        let plane = 16 * 8;
+        for ch in 0..3 {
+            let row = &t[ch * plane + 4 * 16..ch * plane + 5 * 16];
+            let brightest = (0..16).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            assert_eq!(brightest, 10, "channel {ch}: {row:?}");
+            assert!(row[10] > 0.85 && row[2] < 0.05 && row.iter().all(|v| (-0.01..=1.01).contains(v)));
+        }
+        assert!(
+            Control { image: Pixels { width: 5, height: 5, data: vec![0; 3] }, ..control(0.0, 1.0) }
+                .tensor(4, 4)
+                .is_err()
+        );
+    }
+
+    #[test]
     fn the_step_window_is_diffusers_controlnet_keep() {
         // keep_i = 1 − (i/N < start or (i+1)/N > end)
         let c = control(0.25, 0.75);
