@@ -54,6 +54,13 @@ fn drag(h: &mut Harness<Studio>, from: [f32; 2], to: [f32; 2], modifiers: Modifi
     h.step();
 }
 
+/// A `side`² document whose one layer is `color` inside `rect`.
+fn one_layer_with_rect(side: u32, rect: oekaki::geom::Rect, color: [u8; 4]) -> Document {
+    let mut doc = Document::with_layer(side, side).unwrap();
+    doc.layers[0].surface_mut().unwrap().write_rect(rect, &vec![color; rect.area()]);
+    doc
+}
+
 fn alpha(s: &Studio, layer: usize, x: i32, y: i32) -> u8 {
     s.editor.doc.layers[layer].surface().unwrap().get(x, y)[3]
 }
@@ -400,12 +407,7 @@ fn a_group_transforms_with_all_its_children() {
 fn enter_before_the_preview_lands_commits_in_the_background() {
     use oekaki_app::studio::tools::transform_command;
     // Big enough that resampling takes longer than a frame, even in release.
-    let mut doc = Document::with_layer(1200, 1200).unwrap();
-    doc.layers[0]
-        .surface_mut()
-        .unwrap()
-        .write_rect(oekaki::geom::Rect::new(100, 100, 1100, 1100), &vec![[200, 30, 30, 255]; 1_000_000]);
-    let original = doc.clone();
+    let original = one_layer_with_rect(1200, oekaki::geom::Rect::new(100, 100, 1100, 1100), [200, 30, 30, 255]);
     for undo_at_once in [false, true] {
         let mut h = harness(original.clone());
         h.key_press_modifiers(Modifiers::COMMAND, Key::T);
@@ -444,13 +446,8 @@ fn enter_before_the_preview_lands_commits_in_the_background() {
 
 #[test]
 fn free_transform_previews_escape_restores_and_enter_is_one_step() {
-    let mut doc = Document::with_layer(200, 200).unwrap();
-    doc.layers[0]
-        .surface_mut()
-        .unwrap()
-        .write_rect(oekaki::geom::Rect::new(50, 50, 100, 100), &vec![[0, 0, 255, 255]; 2500]);
-    let original = doc.clone();
-    let mut h = harness(doc);
+    let original = one_layer_with_rect(200, oekaki::geom::Rect::new(50, 50, 100, 100), [0, 0, 255, 255]);
+    let mut h = harness(original.clone());
     h.key_press_modifiers(Modifiers::COMMAND, Key::T);
     h.step();
     assert!(h.state().tools.transform.is_some());

@@ -84,14 +84,12 @@ impl Studio {
         let events = ui.input(|i| i.events.clone());
         let over_canvas = response.contains_pointer() || self.editor.stroking();
         // Pen pressure arrives as touch force where the platform reports it; the mouse paints at full pressure.
-        let mut pressure = if self.tools.pressure_seen { self.tools.pressure } else { 1.0 };
+        let mut pressure = self.tools.current_pressure();
         let mut samples = Vec::new();
         for e in &events {
             match e {
                 egui::Event::Touch { force: Some(f), pos, .. } => {
-                    pressure = f.clamp(0.0, 1.0);
-                    self.tools.pressure = pressure;
-                    self.tools.pressure_seen = true;
+                    pressure = self.tools.pen_force(*f);
                     if self.editor.stroking() {
                         samples.push(to_canvas(*pos, pressure));
                     }

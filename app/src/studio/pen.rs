@@ -196,7 +196,7 @@ impl PenTablet {
         PenTablet { support: Some(support), ..Default::default() }
     }
 
-    pub fn unavailable(why: String) -> PenTablet {
+    fn unavailable(why: String) -> PenTablet {
         PenTablet { support: Some(PenSupport::Unavailable(why)), ..Default::default() }
     }
 

@@ -243,6 +243,20 @@ pub struct ToolBox {
     pub modify_amount: u32,
 }
 
+impl ToolBox {
+    /// A pen force reported by the platform (touch force, 0–1) becomes the current pressure; returns it.
+    pub fn pen_force(&mut self, force: f32) -> f32 {
+        self.pressure = force.clamp(0.0, 1.0);
+        self.pressure_seen = true;
+        self.pressure
+    }
+
+    /// The pressure to paint with now: the pen's last one, or full pressure for a mouse.
+    pub fn current_pressure(&self) -> f32 {
+        if self.pressure_seen { self.pressure } else { 1.0 }
+    }
+}
+
 impl Default for ToolBox {
     fn default() -> Self {
         let presets = builtin_presets();

@@ -135,15 +135,11 @@ fn pressure_test(s: &mut Studio, ui: &mut egui::Ui) {
     let response = response.on_hover_text("Pressure test: scribble here with the pen");
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
-    let mut pressure = if s.tools.pressure_seen { s.tools.pressure } else { 1.0 };
+    let mut pressure = s.tools.current_pressure();
     let events = ui.input(|i| i.events.clone());
     for e in &events {
         match e {
-            egui::Event::Touch { force: Some(f), .. } => {
-                pressure = f.clamp(0.0, 1.0);
-                s.tools.pressure = pressure;
-                s.tools.pressure_seen = true;
-            }
+            egui::Event::Touch { force: Some(f), .. } => pressure = s.tools.pen_force(*f),
             egui::Event::PointerButton { pos, pressed: true, button: egui::PointerButton::Primary, .. }
                 if rect.contains(*pos) =>
             {
