@@ -71,6 +71,64 @@ fn decoder_matches_sam_predictor_for_points_boxes_multimask_and_refinement() {
     check_cases(&mut model, &torch_embedding(), "reference", 0.995, "decoder");
 }
 
+/// The session runs the decoder cut down to its low-resolution outputs; our scaling of those logits to the
+/// image gives what the whole graph's own resizes give.
+#[test]
+fn pruned_decoder_and_our_upscaling_give_the_whole_graphs_masks() {
+    use oekaki::ai::session::{Feed, Model};
+    let mut model = SamModel::load(&fixture("tiny-sam"), Device::Cpu).unwrap();
+    assert_eq!(model.decoder_outputs(), ["iou_predictions", "low_res_masks"]);
+    let mut whole = Model::load(&fixture("tiny-sam/tiny_sam.decoder.onnx"), Device::Cpu).unwrap();
+    assert!(whole.has_output("masks"));
+    let emb = torch_embedding();
+    let t = emb.get("image_embeddings").unwrap();
+    let plane = 331 * 229;
+    let mut mixed = 0;
+    let cases = reference_cases("reference");
+    let cases: Vec<&Value> =
+        cases["cases"].as_array().unwrap().iter().filter(|c| c.get("mask_input_from").is_none()).collect();
+    for case in &cases {
+        let prompt = prompt(case);
+        let p = model.decode(&emb, &prompt, None).unwrap();
+        let labelled = prompt.labelled();
+        let coords =
+            labelled.iter().flat_map(|([x, y], l)| if *l < 0.0 { [*x, *y] } else { emb.frame.to_model(*x, *y) });
+        let out = whole
+            .run(
+                vec![
+                    ("image_embeddings", Feed::F32(t.shape.clone(), t.data.clone())),
+                    ("point_coords", Feed::F32(vec![1, labelled.len(), 2], coords.collect())),
+                    ("point_labels", Feed::F32(vec![1, labelled.len()], labelled.iter().map(|(_, l)| *l).collect())),
+                    ("mask_input", Feed::F32(vec![1, 1, 256, 256], vec![0.0; 256 * 256])),
+                    ("has_mask_input", Feed::F32(vec![1], vec![0.0])),
+                    ("orig_im_size", Feed::F32(vec![2], vec![229.0, 331.0])),
+                ],
+                &["masks"],
+            )
+            .unwrap();
+        assert_eq!(out[0].data.len(), 4 * plane);
+        for (i, token) in [1, 2, 3, 0].into_iter().enumerate() {
+            let graph = &out[0].data[token * plane..(token + 1) * plane];
+            let ours = p.image_logits(i).unwrap();
+            let worst = graph.iter().zip(&ours).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let spread = graph.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(
+                worst <= 1e-3 * spread.max(1.0),
+                "{} candidate {i}: off by {worst} (logits up to {spread})",
+                case["name"]
+            );
+            let inside = graph.iter().filter(|v| **v > 0.0).count();
+            mixed += usize::from(inside > plane / 100 && inside < plane - plane / 100);
+        }
+    }
+    // The comparison could fail: most candidates have both sides.
+    assert!(
+        mixed * 2 >= cases.len() * 4,
+        "only {mixed} of {} candidates have an inside and an outside",
+        cases.len() * 4
+    );
+}
+
 #[test]
 fn end_to_end_from_the_png_matches_sam_predictor() {
     let mut model = SamModel::load(&fixture("tiny-sam"), Device::Cpu).unwrap();
@@ -228,7 +286,7 @@ fn check_cases(model: &mut SamModel, emb: &Embedding, dir: &str, min_agreement: 
             compare(&p, 3, single, 0, dir, min_agreement, &format!("{what} {name}"));
         }
         let best = (0..3).fold(0, |b, i| if p.scores[i] > p.scores[b] { i } else { b });
-        low_res.insert(name.to_string(), p.low_res.get(best).cloned().unwrap_or_default());
+        low_res.insert(name.to_string(), p.low_res(best).map(<[f32]>::to_vec).unwrap_or_default());
     }
 }
 

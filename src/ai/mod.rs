@@ -6,6 +6,7 @@ pub mod edit;
 pub mod library;
 pub mod model;
 pub mod onnx_file;
+pub mod onnx_prune;
 pub mod pipeline;
 pub mod preprocess;
 pub mod rng;

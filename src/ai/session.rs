@@ -137,6 +137,27 @@ fn register(builder: &mut Builder, device: Device, path: &Path) -> Result<&'stat
 impl Model {
     /// Load `path` (with any external weights next to it) on `device`.
     pub fn load(path: &Path, device: Device) -> Result<Self, AiError> {
+        Self::load_from(path, device, None)
+    }
+
+    /// Load `path` keeping only the nodes that the outputs `keep` need (see `onnx_prune`): the other outputs
+    /// are gone from the session. A model that cannot be pruned (external weights, subgraphs, an output
+    /// missing) loads whole, so check `has_output` for what it gives.
+    pub fn load_for_outputs(path: &Path, device: Device, keep: &[&str]) -> Result<Self, AiError> {
+        /// Pruning reads the whole file into memory; weights this big are not a decoder's.
+        const MAX_PRUNED_BYTES: u64 = 512 << 20;
+        let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_PRUNED_BYTES);
+        let inline =
+            small && onnx_file::tensors(path)?.iter().all(|t| !matches!(t.data, onnx_file::TensorData::External(..)));
+        let pruned = inline
+            .then(|| std::fs::read(path).ok())
+            .flatten()
+            .and_then(|bytes| super::onnx_prune::prune_to_outputs(&bytes, keep));
+        Self::load_from(path, device, pruned.as_deref())
+    }
+
+    /// The session for `path`, made from `bytes` (the file's model, rewritten) when given.
+    fn load_from(path: &Path, device: Device, bytes: Option<&[u8]>) -> Result<Self, AiError> {
         if !path.is_file() {
             return Err(AiError::Model(format!("missing {}", path.display())));
         }
@@ -155,7 +176,11 @@ impl Model {
             // DirectML cannot run with memory patterns or parallel execution (sequential is the default).
             builder = builder.with_memory_pattern(false).map_err(|e| ort_err(path, e))?;
         }
-        let session = builder.commit_from_file(path).map_err(|e| ort_err(path, e))?;
+        let session = match bytes {
+            Some(bytes) => builder.commit_from_memory(bytes),
+            None => builder.commit_from_file(path),
+        }
+        .map_err(|e| ort_err(path, e))?;
         let inputs = session
             .inputs()
             .iter()

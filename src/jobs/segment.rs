@@ -56,9 +56,24 @@ pub struct Source {
 }
 
 pub enum SegmentEvent {
-    Encoded { key: u64, area: Area, providers: String, seconds: f32 },
-    Proposal { key: u64, seq: u64, area: Area, proposal: Arc<Proposal> },
-    Failed { key: u64, error: String },
+    Encoded {
+        key: u64,
+        area: Area,
+        providers: String,
+        seconds: f32,
+    },
+    /// `previews`: each candidate as `Proposal::preview` draws it, made here so the UI only uploads them.
+    Proposal {
+        key: u64,
+        seq: u64,
+        area: Area,
+        proposal: Arc<Proposal>,
+        previews: Vec<Vec<u8>>,
+    },
+    Failed {
+        key: u64,
+        error: String,
+    },
 }
 
 enum Job {
@@ -247,15 +262,15 @@ fn run_decode(
         }),
     };
     let proposal = sam.decode(embedding, &prompt, previous.map(|v| v.as_slice()))?;
-    Ok(Some(SegmentEvent::Proposal { key, seq, area, proposal: Arc::new(proposal) }))
+    let previews = (0..proposal.candidates()).map(|i| proposal.preview(i)).collect();
+    Ok(Some(SegmentEvent::Proposal { key, seq, area, proposal: Arc::new(proposal), previews }))
 }
 
 /// Candidate `i` as a document-space mask over `area.rect`: the logits are scaled bilinearly to full
 /// resolution before thresholding, so edges stay smooth when the area was worked on smaller.
 pub fn mask_in_document(proposal: &Proposal, i: usize, area: &Area) -> Option<crate::raster::GrayBuf> {
-    let logits = proposal.masks.get(i)?;
     let (w, h) = (area.rect.width() as usize, area.rect.height() as usize);
-    let full = crate::ai::sam::resize_logits(logits, proposal.width, proposal.height, w, h);
+    let full = proposal.logits_at(i, w, h)?;
     let data = full.into_iter().map(|v| if v > 0.0 { 255 } else { 0 }).collect();
     Some(crate::raster::GrayBuf { rect: area.rect, data })
 }

@@ -45,6 +45,8 @@ pub struct SmartSelect {
     pub bbox: Option<[f32; 4]>,
     seq: u64,
     pub proposal: Option<(Arc<Proposal>, Area)>,
+    /// The proposal's candidates at `Proposal::preview_size`, for the tint.
+    previews: Vec<Vec<u8>>,
     pub candidate: usize,
     /// Encode from the active layer instead of the visible picture.
     pub use_layer: bool,
@@ -145,11 +147,12 @@ impl Studio {
                         self.smart_decode();
                     }
                 }
-                SegmentEvent::Proposal { key, seq, area, proposal }
+                SegmentEvent::Proposal { key, seq, area, proposal, previews }
                     if key == self.smart.key && seq == self.smart.seq =>
                 {
                     self.smart.candidate = proposal.best;
                     self.smart.proposal = Some((proposal, area));
+                    self.smart.previews = previews;
                     self.smart.shown_seq = seq;
                 }
                 SegmentEvent::Failed { key, error } if key == self.smart.key => {
@@ -173,7 +176,7 @@ impl Studio {
         self.smart.seq += 1;
         let previous = match &self.smart.proposal {
             Some((p, _)) if self.smart.points.len() > 1 && self.smart.bbox.is_none() => {
-                p.low_res.get(self.smart.candidate).cloned().map(Arc::new)
+                p.low_res(self.smart.candidate).map(|l| Arc::new(l.to_vec()))
             }
             _ => None,
         };
@@ -238,6 +241,7 @@ impl Studio {
         self.smart.points.clear();
         self.smart.bbox = None;
         self.smart.proposal = None;
+        self.smart.previews.clear();
         self.smart.seq += 1;
         self.smart.shown_seq = self.smart.seq;
     }
@@ -247,10 +251,14 @@ impl Studio {
         let (proposal, area) = self.smart.proposal.as_ref()?;
         let id = (self.smart.shown_seq, self.smart.candidate);
         if self.smart.texture.as_ref().is_none_or(|(had, _)| *had != id) {
-            let mask = proposal.mask(self.smart.candidate);
+            let mask = self.smart.previews.get(self.smart.candidate)?;
+            let (w, h) = proposal.preview_size();
+            if mask.len() != w * h {
+                return None;
+            }
             let tint = egui::Color32::from_rgba_unmultiplied(60, 160, 255, 110);
             let pixels = mask.iter().map(|&m| if m > 0 { tint } else { egui::Color32::TRANSPARENT }).collect();
-            let image = egui::ColorImage::new([proposal.width, proposal.height], pixels);
+            let image = egui::ColorImage::new([w, h], pixels);
             let tex = ctx.load_texture("smart select", image, egui::TextureOptions::LINEAR);
             self.smart.texture = Some((id, tex));
         }

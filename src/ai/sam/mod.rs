@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use frame::Frame;
 pub use prompt::{Point, Prompt};
-pub use proposal::Proposal;
+pub use proposal::{Proposal, Upscale, resize_logits};
 
 use super::AiError;
 use super::pipeline::Pixels;
@@ -134,8 +134,13 @@ impl SamModel {
 
     pub fn load(dir: &Path, device: Device) -> Result<Self, AiError> {
         let (encoder_file, decoder_file) = Self::files(dir)?;
-        let decoder = Model::load(&decoder_file, device)?;
+        let mut decoder = Model::load(&decoder_file, device)?;
         let family = detect(&decoder, dir)?;
+        if matches!(family, Family::SamV1 { .. }) && decoder.has_output("low_res_masks") {
+            // We upscale the low-resolution logits ourselves, only for the candidate shown: drop the graph's
+            // resizes of every candidate to the image.
+            decoder = Model::load_for_outputs(&decoder_file, device, &["iou_predictions", "low_res_masks"])?;
+        }
         let encoder = Model::load(&encoder_file, device)?;
         let input = encoder
             .inputs
@@ -155,6 +160,11 @@ impl SamModel {
             }
         };
         Ok(SamModel { dir: dir.to_path_buf(), family, encoder, decoder })
+    }
+
+    /// The decoder session's outputs (SAM v1: pruned to the low-resolution logits and scores where it can be).
+    pub fn decoder_outputs(&self) -> &[String] {
+        &self.decoder.outputs
     }
 
     /// Execution providers that run the encoder and the decoder.
@@ -283,7 +293,9 @@ impl SamModel {
         ))
     }
 
-    /// The official decoder: masks already at the image size; four tokens (1–3 multimask, 0 single) or one.
+    /// The official decoder: four tokens (1–3 multimask, 0 single) or one. The low-resolution logits are
+    /// kept (and scaled as `Sam.postprocess_masks` does when asked for); an export without them gives masks at
+    /// the image size, which cannot be refined.
     fn decode_v1(
         &mut self,
         feeds: Vec<(&str, Feed)>,
@@ -291,36 +303,41 @@ impl SamModel {
         low_side: usize,
         n: usize,
     ) -> Result<Proposal, AiError> {
-        let with_low_res = self.decoder.has_output("low_res_masks");
-        let wanted: &[&str] =
-            if with_low_res { &["masks", "iou_predictions", "low_res_masks"] } else { &["masks", "iou_predictions"] };
-        let mut out = self.decoder.run(feeds, wanted)?;
+        let refinable = self.decoder.has_output("low_res_masks");
+        let (name, upscale, (lw, lh)) = if refinable {
+            // SamPredictor crops to its `input_size` (the frame's resized size); the exported graph computes the
+            // same size in float32.
+            let crop = Upscale::PaddedFrame {
+                side: frame.side,
+                crop_width: frame.resized_width,
+                crop_height: frame.resized_height,
+            };
+            ("low_res_masks", crop, (low_side, low_side))
+        } else {
+            ("masks", Upscale::None, (frame.width, frame.height))
+        };
+        let mut out = self.decoder.run(feeds, &[name, "iou_predictions"])?;
         let masks = out.remove(0);
         let scores = out.remove(0);
-        let low = if with_low_res { Some(out.remove(0)) } else { None };
         let k = scores.data.len();
-        let plane = frame.width * frame.height;
+        let plane = lw * lh;
         if k == 0 || masks.data.len() != k * plane {
             return Err(self.bad_masks(&masks, frame));
         }
         // Four tokens: 1–3 are the multimask candidates, token 0 the single mask; put it last.
         let order: Vec<usize> = if k == 4 { vec![1, 2, 3, 0] } else { (0..k).collect() };
         let (multimask, single) = if k == 4 { (3, Some(3)) } else { (0, None) };
-        let low_plane = low_side * low_side;
-        let low_res = match low {
-            Some(l) if l.data.len() == k * low_plane => {
-                order.iter().map(|&t| l.data[t * low_plane..(t + 1) * low_plane].to_vec()).collect()
-            }
-            _ => Vec::new(),
-        };
         let scores: Vec<f32> = order.iter().map(|&t| scores.data[t]).collect();
         let best = Proposal::pick_best(&scores, multimask, single, n);
         Ok(Proposal {
             width: frame.width,
             height: frame.height,
-            masks: order.iter().map(|&t| masks.data[t * plane..(t + 1) * plane].to_vec()).collect(),
+            logits: order.iter().map(|&t| masks.data[t * plane..(t + 1) * plane].to_vec()).collect(),
+            logit_width: lw,
+            logit_height: lh,
+            upscale,
+            refinable,
             scores,
-            low_res,
             multimask,
             best,
         })
@@ -336,10 +353,19 @@ impl SamModel {
         if k == 0 || masks.data.len() != k * low_plane {
             return Err(self.bad_masks(&masks, frame));
         }
-        let low_res: Vec<Vec<f32>> = masks.data.chunks_exact(low_plane).map(<[f32]>::to_vec).collect();
-        let masks = low_res.iter().map(|m| resize_logits(m, low_side, low_side, frame.width, frame.height)).collect();
         let best = Proposal::pick_best(&scores, k, None, 0);
-        Ok(Proposal { width: frame.width, height: frame.height, masks, scores, low_res, multimask: k, best })
+        Ok(Proposal {
+            width: frame.width,
+            height: frame.height,
+            logits: masks.data.chunks_exact(low_plane).map(<[f32]>::to_vec).collect(),
+            logit_width: low_side,
+            logit_height: low_side,
+            upscale: Upscale::Bilinear,
+            refinable: true,
+            scores,
+            multimask: k,
+            best,
+        })
     }
 
     /// EfficientSAM: three candidates at the image size (`output_masks [1, 1, 3, H, W]`), no refinement logits.
@@ -356,38 +382,16 @@ impl SamModel {
         Ok(Proposal {
             width: frame.width,
             height: frame.height,
-            masks: masks.data.chunks_exact(plane).map(<[f32]>::to_vec).collect(),
+            logits: masks.data.chunks_exact(plane).map(<[f32]>::to_vec).collect(),
+            logit_width: frame.width,
+            logit_height: frame.height,
+            upscale: Upscale::None,
+            refinable: false,
             scores,
-            low_res: Vec::new(),
             multimask: k,
             best,
         })
     }
-}
-
-/// Bilinear resize of a logit map (half-pixel centres, as `F.interpolate(align_corners=False)` upsamples).
-pub fn resize_logits(m: &[f32], w: usize, h: usize, to_w: usize, to_h: usize) -> Vec<f32> {
-    if (w, h) == (to_w, to_h) {
-        return m.to_vec();
-    }
-    let src = |x: usize, y: usize| m[y * w + x];
-    let axis = |o: usize, n: usize, to: usize| {
-        let pos = ((o as f32 + 0.5) * n as f32 / to as f32 - 0.5).max(0.0);
-        let i0 = (pos.floor() as usize).min(n - 1);
-        let i1 = (i0 + 1).min(n - 1);
-        (i0, i1, pos - i0 as f32)
-    };
-    let xs: Vec<_> = (0..to_w).map(|x| axis(x, w, to_w)).collect();
-    let mut out = Vec::with_capacity(to_w * to_h);
-    for y in 0..to_h {
-        let (y0, y1, fy) = axis(y, h, to_h);
-        for &(x0, x1, fx) in &xs {
-            let top = src(x0, y0) * (1.0 - fx) + src(x1, y0) * fx;
-            let bottom = src(x0, y1) * (1.0 - fx) + src(x1, y1) * fx;
-            out.push(top * (1.0 - fy) + bottom * fy);
-        }
-    }
-    out
 }
 
 /// The family a decoder's inputs say it belongs to.
