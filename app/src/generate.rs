@@ -209,6 +209,9 @@ fn finish(g: &GenOptions, out: &Generated) -> Result<()> {
         for (part, provider) in &out.providers {
             eprintln!("{part}: {provider}");
         }
+        if let Some(why) = &out.gpu_fallback {
+            eprintln!("on the CPU: {why}");
+        }
     }
     if let Some(path) = &g.timings {
         let mut json = serde_json::to_value(&out.timings)?;

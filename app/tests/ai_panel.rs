@@ -421,6 +421,12 @@ fn a_painted_quick_mask_inpaints_a_batch_and_the_picked_candidate_is_applied() {
         "auto fell back to the CPU and says so (ran on {:?})",
         h.state().ai.ran_on
     );
+    // and why: the tests' CPU runtime has no GPU provider at all
+    assert!(
+        h.query_by_label_contains("has no GPU provider").is_some(),
+        "the reason is shown ({:?})",
+        h.state().ai.gpu_fallback
+    );
 
     h.get_by_label("candidate 2").click();
     h.run_steps(2);

@@ -82,6 +82,8 @@ pub struct Model {
     pub outputs: Vec<String>,
     /// Wall time spent inside ONNX Runtime's `run` since load.
     pub ort_time: Duration,
+    /// With `--ep auto` on CPU: why no GPU provider took (one line).
+    pub gpu_fallback: Option<String>,
 }
 
 fn elem(t: Option<TensorElementType>) -> Elem {
@@ -108,29 +110,69 @@ pub fn set_intra_op_threads(threads: usize) {
     INTRA_OP_THREADS.store(threads, Ordering::Relaxed);
 }
 
-/// Register the providers for `device` in priority order; returns the name of the one that took.
-fn register(builder: &mut Builder, device: Device, path: &Path) -> Result<&'static str, AiError> {
+/// Register the providers for `device` in priority order; returns the name of the one that took and, when
+/// `auto` fell back to the CPU, why.
+fn register(builder: &mut Builder, device: Device, path: &Path) -> Result<(&'static str, Option<String>), AiError> {
     let cuda = || ep::CUDA::default().build().error_on_failure();
     let dml = || ep::DirectML::default().build().error_on_failure();
     let coreml = || ep::CoreML::default().build().error_on_failure();
     let candidates: Vec<(&'static str, ort::ep::ExecutionProviderDispatch)> = match device {
-        Device::Cpu => return Ok("CPU"),
+        Device::Cpu => return Ok(("CPU", None)),
         Device::Auto => vec![("CUDA", cuda()), ("DirectML", dml()), ("CoreML", coreml())],
         Device::Cuda => vec![("CUDA", cuda())],
         Device::DirectMl => vec![("DirectML", dml())],
         Device::CoreMl => vec![("CoreML", coreml())],
     };
     let mut last_error = String::new();
+    let mut failures = Vec::new();
     for (name, dispatch) in candidates {
         match dispatch.register(builder) {
-            Ok(()) => return Ok(name),
-            Err(e) => last_error = format!("{name}: {e}"),
+            Ok(()) => return Ok((name, None)),
+            Err(e) => {
+                last_error = format!("{name}: {e}");
+                failures.push((name, e.to_string()));
+            }
         }
     }
     if device == Device::Auto {
-        Ok("CPU")
+        Ok(("CPU", Some(fallback_reason(&failures, std::env::var_os("ORT_DYLIB_PATH").is_some()))))
     } else {
-        Err(ort_err(path, format!("the requested execution provider is not available ({last_error})")))
+        let hint =
+            provider_hint(device, runtime::Flavor::from_env().ok(), std::env::var_os("ORT_DYLIB_PATH").is_some());
+        Err(ort_err(path, format!("the requested execution provider is not available ({last_error}){hint}")))
+    }
+}
+
+/// One line on why `auto` found no GPU provider: a build without any says which build has one; a provider
+/// that is in the build but failed (missing CUDA libraries, say) gives ONNX Runtime's own reason.
+fn fallback_reason(failures: &[(&str, String)], own_library: bool) -> String {
+    let absent = |msg: &str| msg.contains("not enabled in this build") || msg.contains("not supported in this build");
+    match failures.iter().find(|(_, msg)| !absent(msg)) {
+        Some((name, msg)) => {
+            // ORT prefixes its source location: keep what follows "FAIL : ", on one line.
+            let msg = msg.rsplit_once("FAIL : ").map_or(msg.as_str(), |(_, m)| m);
+            format!("{name} did not start: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "))
+        }
+        None if own_library => "the ONNX Runtime library in ORT_DYLIB_PATH has no GPU provider".into(),
+        None => "this ONNX Runtime build has no GPU provider; OEKAKI_ORT_FLAVOR=cuda (or directml on Windows) \
+                 fetches one that has"
+            .into(),
+    }
+}
+
+/// What to do when an explicitly requested provider is missing: most often the runtime is another flavour.
+fn provider_hint(device: Device, flavor: Option<runtime::Flavor>, own_library: bool) -> &'static str {
+    use runtime::Flavor;
+    match (device, flavor) {
+        _ if own_library => "; ORT_DYLIB_PATH names a library without it",
+        (Device::Cuda, Some(Flavor::Cuda)) => {
+            "; ONNX Runtime 1.31 needs CUDA 13 and cuDNN 9 installed and on the library path"
+        }
+        (Device::Cuda, _) => "; set OEKAKI_ORT_FLAVOR=cuda to use ONNX Runtime's CUDA build (README: ONNX Runtime)",
+        (Device::DirectMl, Some(Flavor::DirectMl)) => "; DirectML needs Windows 10 or newer and a DirectX 12 GPU",
+        (Device::DirectMl, _) => "; set OEKAKI_ORT_FLAVOR=directml (Windows) to use ONNX Runtime's DirectML build",
+        (Device::CoreMl, _) => "; CoreML is in the macOS build of ONNX Runtime only",
+        _ => "",
     }
 }
 
@@ -171,7 +213,7 @@ impl Model {
             builder = builder.with_intra_threads(threads).map_err(|e| ort_err(path, e))?;
             builder = builder.with_intra_op_spinning(false).map_err(|e| ort_err(path, e))?;
         }
-        let provider = register(&mut builder, device, path)?;
+        let (provider, gpu_fallback) = register(&mut builder, device, path)?;
         if provider == "DirectML" {
             // DirectML cannot run with memory patterns or parallel execution (sequential is the default).
             builder = builder.with_memory_pattern(false).map_err(|e| ort_err(path, e))?;
@@ -191,7 +233,15 @@ impl Model {
             })
             .collect();
         let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
-        Ok(Model { session, path: path.to_path_buf(), provider, inputs, outputs, ort_time: Duration::ZERO })
+        Ok(Model {
+            session,
+            path: path.to_path_buf(),
+            provider,
+            inputs,
+            outputs,
+            ort_time: Duration::ZERO,
+            gpu_fallback,
+        })
     }
 
     pub fn input(&self, name: &str) -> Option<&InputSpec> {
@@ -267,5 +317,44 @@ impl Model {
         drop(outputs);
         self.ort_time += elapsed;
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtime::Flavor;
+
+    #[test]
+    fn a_missing_provider_says_which_runtime_has_it() {
+        assert!(provider_hint(Device::Cuda, Some(Flavor::Cpu), false).contains("OEKAKI_ORT_FLAVOR=cuda"));
+        assert!(provider_hint(Device::Cuda, Some(Flavor::Cuda), false).contains("cuDNN 9"));
+        assert!(provider_hint(Device::DirectMl, Some(Flavor::Cpu), false).contains("OEKAKI_ORT_FLAVOR=directml"));
+        assert!(provider_hint(Device::DirectMl, Some(Flavor::DirectMl), false).contains("DirectX 12"));
+        assert!(provider_hint(Device::CoreMl, Some(Flavor::Cpu), false).contains("macOS"));
+        assert!(provider_hint(Device::Cuda, Some(Flavor::Cpu), true).contains("ORT_DYLIB_PATH"));
+        assert_eq!(provider_hint(Device::Cpu, None, false), "");
+    }
+
+    #[test]
+    fn auto_says_why_it_fell_back_to_the_cpu() {
+        let absent = [
+            ("CUDA", "CUDA execution provider is not enabled in this build.".to_string()),
+            ("DirectML", "DirectML is not supported in this build of ONNX Runtime".to_string()),
+        ];
+        assert!(fallback_reason(&absent, false).contains("OEKAKI_ORT_FLAVOR=cuda"));
+        assert!(fallback_reason(&absent, true).contains("ORT_DYLIB_PATH"));
+        let broken = [(
+            "CUDA",
+            "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& \
+             onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library \
+             libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file\n"
+                .to_string(),
+        )];
+        assert_eq!(
+            fallback_reason(&broken, false),
+            "CUDA did not start: Failed to load library libonnxruntime_providers_cuda.so with error: \
+             libcublasLt.so.13: cannot open shared object file"
+        );
     }
 }

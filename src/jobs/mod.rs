@@ -100,6 +100,8 @@ pub struct Candidate {
     pub layer_rect: Rect,
     /// (model part, execution provider) of each session used.
     pub providers: Vec<(&'static str, &'static str)>,
+    /// Why `auto` ran on the CPU, when it did.
+    pub gpu_fallback: Option<String>,
     pub seconds: f64,
 }
 

@@ -127,6 +127,7 @@ fn candidates(engine: &mut Engine, mut job: EditJob, cancel: &AtomicBool, send: 
             rect: shown,
             layer_rect: result.region.context,
             providers: result.generated.providers.clone(),
+            gpu_fallback: result.generated.gpu_fallback.clone(),
             seconds: started.elapsed().as_secs_f64(),
         };
         send.send(JobEvent::Candidate { id: send.id, candidate: Box::new(candidate) });

@@ -148,6 +148,8 @@ pub struct Generated {
     pub timings: Timings,
     /// (model part, execution provider) for each session used.
     pub providers: Vec<(&'static str, &'static str)>,
+    /// With `--ep auto` on the CPU: why no GPU provider took.
+    pub gpu_fallback: Option<String>,
 }
 
 /// What a job reports while it runs; the callback returns `false` to cancel (honoured within one step).
@@ -551,5 +553,9 @@ fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -
         providers.push(("vae_encoder", e.provider));
     }
     providers.push(("vae_decoder", loaded.vae_decoder.provider));
-    Ok(Generated { width, height, rgb, mode, timings, providers })
+    let gpu_fallback = [Some(&loaded.text_encoder), loaded.unet.as_ref(), Some(&loaded.vae_decoder)]
+        .into_iter()
+        .flatten()
+        .find_map(|m| m.gpu_fallback.clone());
+    Ok(Generated { width, height, rgb, mode, timings, providers, gpu_fallback })
 }

@@ -83,6 +83,8 @@ pub struct AiState {
     pub shown: Option<(JobId, usize)>,
     /// Execution providers of the last result, e.g. "CUDA" or "CPU".
     pub ran_on: Option<String>,
+    /// Why the last job's `auto` ran on the CPU.
+    pub gpu_fallback: Option<String>,
     /// The layer guiding generations (usually the sketch); `None`: the visible picture.
     pub guide_layer: Option<oekaki::doc::LayerId>,
     /// The guide's control image drawn over the canvas ("Show control image").
@@ -480,6 +482,7 @@ impl Studio {
                     let mut eps_unique = eps.clone();
                     eps_unique.dedup();
                     self.ai.ran_on = Some(eps_unique.join(", "));
+                    self.ai.gpu_fallback = candidate.gpu_fallback.clone();
                     if let Some(c) = self.ai.card_mut(id) {
                         c.candidates.push(CandidateView { candidate: *candidate, texture, applied: false });
                         c.preview = None;

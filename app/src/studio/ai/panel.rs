@@ -188,6 +188,9 @@ fn prompt_and_settings(s: &mut Studio, ui: &mut egui::Ui) {
         let gpu_asked = !matches!(s.settings.ai.device.as_str(), "cpu");
         if gpu_asked && ran.contains("CPU") {
             ui.colored_label(ui.visuals().warn_fg_color, format!("Ran on {ran}: no GPU provider was available"));
+            if let Some(why) = &s.ai.gpu_fallback {
+                ui.small(why.as_str());
+            }
         } else {
             ui.label(format!("Ran on {ran}"));
         }
