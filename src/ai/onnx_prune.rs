@@ -2,12 +2,14 @@
 //!
 //! ONNX Runtime runs every node of a graph whichever outputs are asked for. SAM v1's decoder ends in two
 //! bilinear resizes of every candidate to the image size, which we do not need when we only read the
-//! low-resolution logits (and upscale the one candidate shown ourselves); dropping those nodes before the
-//! session is made saves that work on every click.
+//! low-resolution logits (and scale up ourselves what is shown, at most 1024 px, and what is applied);
+//! dropping those nodes before the session is made saves that work on every click.
 //!
 //! Only top-level nodes are pruned, by their listed inputs. A graph whose nodes hold subgraphs (If, Loop, Scan:
 //! they may read outer names without listing them) is left whole, as is one that does not have every output
-//! asked for. The bytes of every other field are copied as they are.
+//! asked for, and one with sparse initializers or model-local functions (which the external-data check does
+//! not walk, and a model loaded from memory would resolve against the working folder). The bytes of every
+//! other field are copied as they are; initializers only dropped nodes used stay (ONNX Runtime drops them).
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -110,6 +112,10 @@ pub fn prune_to_outputs(model: &[u8], keep: &[&str]) -> Option<Vec<u8>> {
     let top = fields(model, 0..model.len())?;
     let graph = top.iter().find(|f| f.number == 7 && f.wire == 2)?;
     let graph_fields = fields(model, graph.body.clone())?;
+    // ModelProto.functions = 25, GraphProto.sparse_initializer = 15.
+    if top.iter().any(|f| f.number == 25) || graph_fields.iter().any(|f| f.number == 15) {
+        return None;
+    }
 
     let mut nodes = Vec::new(); // (index into graph_fields, node)
     let mut outputs = Vec::new(); // (index into graph_fields, name)
@@ -263,6 +269,10 @@ mod tests {
         assert!(prune_to_outputs(&model(&plain, &["a", "b"]), &["c"]).is_none(), "no such output");
         let with_if = [node_bytes(&["x"], &["a"], true), node_bytes(&["x"], &["b"], false)];
         assert!(prune_to_outputs(&model(&with_if, &["a", "b"]), &["b"]).is_none(), "a subgraph");
+        let mut with_function =
+            model(&[node_bytes(&["x"], &["a"], false), node_bytes(&["x"], &["b"], false)], &["a", "b"]);
+        field(&mut with_function, 25, b"");
+        assert!(prune_to_outputs(&with_function, &["b"]).is_none(), "model-local functions");
         assert!(prune_to_outputs(b"\x3a\xff\x01", &["b"]).is_none(), "truncated bytes");
         assert!(prune_to_outputs(b"", &["b"]).is_none());
     }

@@ -208,6 +208,28 @@ fn tempfile_dir(parent: &Path) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Where the runtime library comes from (as `locate` decides it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `ORT_DYLIB_PATH`.
+    EnvVar,
+    /// Shipped next to the executable.
+    BesideExecutable,
+    /// The user cache, of this flavour.
+    Cache(Flavor),
+}
+
+/// Where `locate` takes the library from; None when `OEKAKI_ORT_FLAVOR` is not a flavour.
+pub fn origin() -> Option<Origin> {
+    if std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty()) {
+        return Some(Origin::EnvVar);
+    }
+    if std::env::current_exe().ok().and_then(|exe| exe.parent().and_then(find_main_library)).is_some() {
+        return Some(Origin::BesideExecutable);
+    }
+    Flavor::from_env().ok().map(Origin::Cache)
+}
+
 /// The runtime library to load, fetching it into the cache the first time.
 pub fn locate() -> Result<PathBuf, AiError> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {

@@ -84,6 +84,8 @@ pub struct Model {
     pub ort_time: Duration,
     /// With `--ep auto` on CPU: why no GPU provider took (one line).
     pub gpu_fallback: Option<String>,
+    /// Made from the graph cut down to some of its outputs (`load_for_outputs`).
+    pub pruned: bool,
 }
 
 fn elem(t: Option<TensorElementType>) -> Elem {
@@ -113,65 +115,88 @@ pub fn set_intra_op_threads(threads: usize) {
 /// Register the providers for `device` in priority order; returns the name of the one that took and, when
 /// `auto` fell back to the CPU, why.
 fn register(builder: &mut Builder, device: Device, path: &Path) -> Result<(&'static str, Option<String>), AiError> {
+    use ort::ep::ExecutionProvider;
     let cuda = || ep::CUDA::default().build().error_on_failure();
     let dml = || ep::DirectML::default().build().error_on_failure();
     let coreml = || ep::CoreML::default().build().error_on_failure();
-    let candidates: Vec<(&'static str, ort::ep::ExecutionProviderDispatch)> = match device {
+    // (name, dispatch, whether this ONNX Runtime build has the provider at all)
+    let in_build = |has: ort::Result<bool>| has.unwrap_or(true);
+    let candidates: Vec<(&'static str, ort::ep::ExecutionProviderDispatch, bool)> = match device {
         Device::Cpu => return Ok(("CPU", None)),
-        Device::Auto => vec![("CUDA", cuda()), ("DirectML", dml()), ("CoreML", coreml())],
-        Device::Cuda => vec![("CUDA", cuda())],
-        Device::DirectMl => vec![("DirectML", dml())],
-        Device::CoreMl => vec![("CoreML", coreml())],
+        Device::Auto => vec![
+            ("CUDA", cuda(), in_build(ep::CUDA::is_available())),
+            ("DirectML", dml(), in_build(ep::DirectML::is_available())),
+            ("CoreML", coreml(), in_build(ep::CoreML::is_available())),
+        ],
+        Device::Cuda => vec![("CUDA", cuda(), in_build(ep::CUDA::is_available()))],
+        Device::DirectMl => vec![("DirectML", dml(), in_build(ep::DirectML::is_available()))],
+        Device::CoreMl => vec![("CoreML", coreml(), in_build(ep::CoreML::is_available()))],
     };
-    let mut last_error = String::new();
     let mut failures = Vec::new();
-    for (name, dispatch) in candidates {
+    for (name, dispatch, built_in) in candidates {
+        if !built_in {
+            failures.push((name, None));
+            continue;
+        }
         match dispatch.register(builder) {
             Ok(()) => return Ok((name, None)),
-            Err(e) => {
-                last_error = format!("{name}: {e}");
-                failures.push((name, e.to_string()));
-            }
+            Err(e) => failures.push((name, Some(one_line(&e.to_string())))),
         }
     }
+    let origin = runtime::origin();
     if device == Device::Auto {
-        Ok(("CPU", Some(fallback_reason(&failures, std::env::var_os("ORT_DYLIB_PATH").is_some()))))
-    } else {
-        let hint =
-            provider_hint(device, runtime::Flavor::from_env().ok(), std::env::var_os("ORT_DYLIB_PATH").is_some());
-        Err(ort_err(path, format!("the requested execution provider is not available ({last_error}){hint}")))
+        return Ok(("CPU", Some(fallback_reason(&failures, origin))));
     }
+    let (name, error) = failures.pop().unwrap_or(("CPU", None));
+    let why = match error {
+        Some(e) => format!("{name} did not start: {e}"),
+        None => format!("this ONNX Runtime build has no {name} provider"),
+    };
+    Err(ort_err(
+        path,
+        format!("the requested execution provider is not available ({why}){}", provider_hint(device, origin)),
+    ))
 }
 
-/// One line on why `auto` found no GPU provider: a build without any says which build has one; a provider
-/// that is in the build but failed (missing CUDA libraries, say) gives ONNX Runtime's own reason.
-fn fallback_reason(failures: &[(&str, String)], own_library: bool) -> String {
-    let absent = |msg: &str| msg.contains("not enabled in this build") || msg.contains("not supported in this build");
-    match failures.iter().find(|(_, msg)| !absent(msg)) {
-        Some((name, msg)) => {
-            // ORT prefixes its source location: keep what follows "FAIL : ", on one line.
-            let msg = msg.rsplit_once("FAIL : ").map_or(msg.as_str(), |(_, m)| m);
-            format!("{name} did not start: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "))
+/// ONNX Runtime's message without its source location, on one line.
+fn one_line(msg: &str) -> String {
+    let msg = msg.rsplit_once("FAIL : ").map_or(msg, |(_, m)| m);
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// One line on why `auto` found no GPU provider: a provider that is in the build but failed (missing CUDA
+/// libraries, say) gives ONNX Runtime's own reason; a build without any says where one comes from.
+fn fallback_reason(failures: &[(&str, Option<String>)], origin: Option<runtime::Origin>) -> String {
+    use runtime::Origin;
+    if let Some((name, Some(msg))) = failures.iter().find(|(_, msg)| msg.is_some()) {
+        return format!("{name} did not start: {msg}");
+    }
+    match origin {
+        Some(Origin::EnvVar) => "the ONNX Runtime library in ORT_DYLIB_PATH has no GPU provider".into(),
+        Some(Origin::BesideExecutable) => {
+            "the ONNX Runtime library shipped with the program has no GPU provider".into()
         }
-        None if own_library => "the ONNX Runtime library in ORT_DYLIB_PATH has no GPU provider".into(),
-        None => "this ONNX Runtime build has no GPU provider; OEKAKI_ORT_FLAVOR=cuda (or directml on Windows) \
-                 fetches one that has"
+        _ => "this ONNX Runtime build has no GPU provider; OEKAKI_ORT_FLAVOR=cuda (or directml on Windows) fetches \
+              one that has"
             .into(),
     }
 }
 
 /// What to do when an explicitly requested provider is missing: most often the runtime is another flavour.
-fn provider_hint(device: Device, flavor: Option<runtime::Flavor>, own_library: bool) -> &'static str {
-    use runtime::Flavor;
-    match (device, flavor) {
-        _ if own_library => "; ORT_DYLIB_PATH names a library without it",
-        (Device::Cuda, Some(Flavor::Cuda)) => {
-            "; ONNX Runtime 1.31 needs CUDA 13 and cuDNN 9 installed and on the library path"
+fn provider_hint(device: Device, origin: Option<runtime::Origin>) -> &'static str {
+    use runtime::{Flavor, Origin};
+    match (device, origin) {
+        (_, Some(Origin::EnvVar)) => "; ORT_DYLIB_PATH names the library in use",
+        (_, Some(Origin::BesideExecutable)) => "; the program uses the ONNX Runtime library shipped beside it",
+        (Device::Cuda, Some(Origin::Cache(Flavor::Cuda))) => {
+            "; ONNX Runtime 1.31 needs CUDA 13 (cudart, cuBLAS, cuRAND) and cuDNN 9 on the library path"
         }
         (Device::Cuda, _) => "; set OEKAKI_ORT_FLAVOR=cuda to use ONNX Runtime's CUDA build (README: ONNX Runtime)",
-        (Device::DirectMl, Some(Flavor::DirectMl)) => "; DirectML needs Windows 10 or newer and a DirectX 12 GPU",
+        (Device::DirectMl, Some(Origin::Cache(Flavor::DirectMl))) => {
+            "; DirectML needs Windows 10 or newer and a DirectX 12 GPU"
+        }
         (Device::DirectMl, _) => "; set OEKAKI_ORT_FLAVOR=directml (Windows) to use ONNX Runtime's DirectML build",
-        (Device::CoreMl, _) => "; CoreML is in the macOS build of ONNX Runtime only",
+        (Device::CoreMl, _) if !cfg!(target_os = "macos") => "; CoreML is in the macOS build of ONNX Runtime only",
         _ => "",
     }
 }
@@ -184,7 +209,7 @@ impl Model {
 
     /// Load `path` keeping only the nodes that the outputs `keep` need (see `onnx_prune`): the other outputs
     /// are gone from the session. A model that cannot be pruned (external weights, subgraphs, an output
-    /// missing) loads whole, so check `has_output` for what it gives.
+    /// missing), or whose cut-down graph ONNX Runtime refuses, loads whole: check `pruned` / `has_output`.
     pub fn load_for_outputs(path: &Path, device: Device, keep: &[&str]) -> Result<Self, AiError> {
         /// Pruning reads the whole file into memory; weights this big are not a decoder's.
         const MAX_PRUNED_BYTES: u64 = 512 << 20;
@@ -195,7 +220,12 @@ impl Model {
             .then(|| std::fs::read(path).ok())
             .flatten()
             .and_then(|bytes| super::onnx_prune::prune_to_outputs(&bytes, keep));
-        Self::load_from(path, device, pruned.as_deref())
+        if let Some(bytes) = pruned
+            && let Ok(model) = Self::load_from(path, device, Some(&bytes))
+        {
+            return Ok(model);
+        }
+        Self::load_from(path, device, None)
     }
 
     /// The session for `path`, made from `bytes` (the file's model, rewritten) when given.
@@ -241,6 +271,7 @@ impl Model {
             outputs,
             ort_time: Duration::ZERO,
             gpu_fallback,
+            pruned: bytes.is_some(),
         })
     }
 
@@ -327,32 +358,30 @@ mod tests {
 
     #[test]
     fn a_missing_provider_says_which_runtime_has_it() {
-        assert!(provider_hint(Device::Cuda, Some(Flavor::Cpu), false).contains("OEKAKI_ORT_FLAVOR=cuda"));
-        assert!(provider_hint(Device::Cuda, Some(Flavor::Cuda), false).contains("cuDNN 9"));
-        assert!(provider_hint(Device::DirectMl, Some(Flavor::Cpu), false).contains("OEKAKI_ORT_FLAVOR=directml"));
-        assert!(provider_hint(Device::DirectMl, Some(Flavor::DirectMl), false).contains("DirectX 12"));
-        assert!(provider_hint(Device::CoreMl, Some(Flavor::Cpu), false).contains("macOS"));
-        assert!(provider_hint(Device::Cuda, Some(Flavor::Cpu), true).contains("ORT_DYLIB_PATH"));
-        assert_eq!(provider_hint(Device::Cpu, None, false), "");
+        use runtime::Origin;
+        let cache = |f| Some(Origin::Cache(f));
+        assert!(provider_hint(Device::Cuda, cache(Flavor::Cpu)).contains("OEKAKI_ORT_FLAVOR=cuda"));
+        assert!(provider_hint(Device::Cuda, cache(Flavor::Cuda)).contains("cuDNN 9"));
+        assert!(provider_hint(Device::DirectMl, cache(Flavor::Cpu)).contains("OEKAKI_ORT_FLAVOR=directml"));
+        assert!(provider_hint(Device::DirectMl, cache(Flavor::DirectMl)).contains("DirectX 12"));
+        assert!(provider_hint(Device::Cuda, Some(Origin::EnvVar)).contains("ORT_DYLIB_PATH"));
+        assert!(provider_hint(Device::Cuda, Some(Origin::BesideExecutable)).contains("shipped beside it"));
+        assert_eq!(provider_hint(Device::Cpu, cache(Flavor::Cpu)), "");
     }
 
     #[test]
     fn auto_says_why_it_fell_back_to_the_cpu() {
-        let absent = [
-            ("CUDA", "CUDA execution provider is not enabled in this build.".to_string()),
-            ("DirectML", "DirectML is not supported in this build of ONNX Runtime".to_string()),
-        ];
-        assert!(fallback_reason(&absent, false).contains("OEKAKI_ORT_FLAVOR=cuda"));
-        assert!(fallback_reason(&absent, true).contains("ORT_DYLIB_PATH"));
-        let broken = [(
-            "CUDA",
-            "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& \
+        use runtime::Origin;
+        let absent = [("CUDA", None), ("DirectML", None), ("CoreML", None)];
+        assert!(fallback_reason(&absent, Some(Origin::Cache(Flavor::Cpu))).contains("OEKAKI_ORT_FLAVOR=cuda"));
+        assert!(fallback_reason(&absent, Some(Origin::EnvVar)).contains("ORT_DYLIB_PATH"));
+        assert!(fallback_reason(&absent, Some(Origin::BesideExecutable)).contains("shipped with the program"));
+        let ort_message = "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 \
              onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library \
-             libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file\n"
-                .to_string(),
-        )];
+             libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file\n";
+        let broken = [("CUDA", Some(one_line(ort_message))), ("DirectML", None)];
         assert_eq!(
-            fallback_reason(&broken, false),
+            fallback_reason(&broken, Some(Origin::Cache(Flavor::Cuda))),
             "CUDA did not start: Failed to load library libonnxruntime_providers_cuda.so with error: \
              libcublasLt.so.13: cannot open shared object file"
         );

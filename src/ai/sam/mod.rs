@@ -134,12 +134,13 @@ impl SamModel {
 
     pub fn load(dir: &Path, device: Device) -> Result<Self, AiError> {
         let (encoder_file, decoder_file) = Self::files(dir)?;
-        let mut decoder = Model::load(&decoder_file, device)?;
+        // SAM v1 decoders also resize every candidate to the image in the graph; we scale the low-resolution
+        // logits ourselves when a mask is wanted, so load the graph without those resizes (it keeps every input,
+        // so the family still reads off it). Other families need their other outputs: load them whole.
+        let mut decoder = Model::load_for_outputs(&decoder_file, device, &["iou_predictions", "low_res_masks"])?;
         let family = detect(&decoder, dir)?;
-        if matches!(family, Family::SamV1 { .. }) && decoder.has_output("low_res_masks") {
-            // We upscale the low-resolution logits ourselves, only for the candidate shown: drop the graph's
-            // resizes of every candidate to the image.
-            decoder = Model::load_for_outputs(&decoder_file, device, &["iou_predictions", "low_res_masks"])?;
+        if decoder.pruned && !matches!(family, Family::SamV1 { .. }) {
+            decoder = Model::load(&decoder_file, device)?;
         }
         let encoder = Model::load(&encoder_file, device)?;
         let input = encoder
@@ -224,6 +225,9 @@ impl SamModel {
             return Err(AiError::Model("the image embeddings are not [1, C, H, W]".into()));
         }
         let low_side = 4 * main.shape[2];
+        if low_side == 0 {
+            return Err(AiError::Model("the image embeddings are empty".into()));
+        }
         // SAM v1 wants the padding point from us; SAM2's and EfficientSAM's decoders pad themselves.
         let labelled = match self.family {
             Family::SamV1 { .. } => prompt.labelled(),
@@ -305,8 +309,8 @@ impl SamModel {
     ) -> Result<Proposal, AiError> {
         let refinable = self.decoder.has_output("low_res_masks");
         let (name, upscale, (lw, lh)) = if refinable {
-            // SamPredictor crops to its `input_size` (the frame's resized size); the exported graph computes the
-            // same size in float32.
+            // SamPredictor crops to its `input_size` (the frame's resized size, in double precision); the exported
+            // graph computes it in float32, which can differ by a pixel in rare exact-half cases.
             let crop = Upscale::PaddedFrame {
                 side: frame.side,
                 crop_width: frame.resized_width,

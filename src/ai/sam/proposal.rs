@@ -1,9 +1,9 @@
 //! The decoder's answer: candidate masks (logits as the decoder gave them), their predicted IoU, and how
 //! to bring a candidate to the image's size.
 //!
-//! The logits are kept at the decoder's low resolution where the family allows it and scaled up only for
-//! the candidate that is shown or applied: scaling every candidate to a big image on each click cost more
-//! than a fifth of the click.
+//! The logits are kept at the decoder's low resolution where the family allows it. The studio's tint shows
+//! them at most 1024 px wide (`preview`), and only the candidate applied (or written by the CLI) is scaled to
+//! the full size: the graph's own resizes of every candidate to the image cost a fifth of a click.
 
 /// How stored logits become logits at the image size.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,11 +73,12 @@ impl Proposal {
     pub fn logits_at(&self, i: usize, to_width: usize, to_height: usize) -> Option<Vec<f32>> {
         let m = self.logits.get(i)?;
         let (w, h) = (self.logit_width, self.logit_height);
-        if m.len() != w * h || to_width == 0 || to_height == 0 {
+        if m.len() != w * h || w == 0 || h == 0 || to_width == 0 || to_height == 0 {
             return None;
         }
         Some(match self.upscale {
             Upscale::None | Upscale::Bilinear => resize_logits(m, w, h, to_width, to_height),
+            Upscale::PaddedFrame { side: 0, .. } => return None,
             Upscale::PaddedFrame { side, crop_width, crop_height } => {
                 let (cw, ch) = (crop_width.clamp(1, side), crop_height.clamp(1, side));
                 let framed = resize_logits_cropped(m, w, h, side, side, cw, ch);
@@ -225,6 +226,12 @@ mod tests {
         assert_eq!(p.preview_size(), (6, 3));
         assert_eq!(p.preview(0), p.mask(0));
         assert!(p.logits_at(1, 6, 3).is_none() && p.logits_at(0, 0, 3).is_none());
+        let mut empty = p.clone();
+        (empty.logit_width, empty.logits[0]) = (0, Vec::new());
+        assert!(empty.logits_at(0, 6, 3).is_none(), "no panic on an empty map");
+        let mut no_side = p.clone();
+        no_side.upscale = Upscale::PaddedFrame { side: 0, crop_width: 8, crop_height: 4 };
+        assert!(no_side.mask(0).is_empty());
     }
 
     #[test]
