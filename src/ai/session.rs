@@ -116,21 +116,18 @@ pub fn set_intra_op_threads(threads: usize) {
 /// `auto` fell back to the CPU, why.
 fn register(builder: &mut Builder, device: Device, path: &Path) -> Result<(&'static str, Option<String>), AiError> {
     use ort::ep::ExecutionProvider;
-    let cuda = || ep::CUDA::default().build().error_on_failure();
-    let dml = || ep::DirectML::default().build().error_on_failure();
-    let coreml = || ep::CoreML::default().build().error_on_failure();
     // (name, dispatch, whether this ONNX Runtime build has the provider at all)
     let in_build = |has: ort::Result<bool>| has.unwrap_or(true);
-    let candidates: Vec<(&'static str, ort::ep::ExecutionProviderDispatch, bool)> = match device {
+    let cuda = || ("CUDA", ep::CUDA::default().build().error_on_failure(), in_build(ep::CUDA::is_available()));
+    let dml =
+        || ("DirectML", ep::DirectML::default().build().error_on_failure(), in_build(ep::DirectML::is_available()));
+    let coreml = || ("CoreML", ep::CoreML::default().build().error_on_failure(), in_build(ep::CoreML::is_available()));
+    let candidates = match device {
         Device::Cpu => return Ok(("CPU", None)),
-        Device::Auto => vec![
-            ("CUDA", cuda(), in_build(ep::CUDA::is_available())),
-            ("DirectML", dml(), in_build(ep::DirectML::is_available())),
-            ("CoreML", coreml(), in_build(ep::CoreML::is_available())),
-        ],
-        Device::Cuda => vec![("CUDA", cuda(), in_build(ep::CUDA::is_available()))],
-        Device::DirectMl => vec![("DirectML", dml(), in_build(ep::DirectML::is_available()))],
-        Device::CoreMl => vec![("CoreML", coreml(), in_build(ep::CoreML::is_available()))],
+        Device::Auto => vec![cuda(), dml(), coreml()],
+        Device::Cuda => vec![cuda()],
+        Device::DirectMl => vec![dml()],
+        Device::CoreMl => vec![coreml()],
     };
     let mut failures = Vec::new();
     for (name, dispatch, built_in) in candidates {
@@ -201,9 +198,19 @@ fn provider_hint(device: Device, origin: Option<runtime::Origin>) -> &'static st
     }
 }
 
+/// Refuse a missing model file, or one whose external weights would be read from outside its folder; returns
+/// the external weight files.
+fn vet(path: &Path) -> Result<Vec<PathBuf>, AiError> {
+    if !path.is_file() {
+        return Err(AiError::Model(format!("missing {}", path.display())));
+    }
+    onnx_file::check_external_data(path, &onnx_file::tensors(path)?)
+}
+
 impl Model {
     /// Load `path` (with any external weights next to it) on `device`.
     pub fn load(path: &Path, device: Device) -> Result<Self, AiError> {
+        vet(path)?;
         Self::load_from(path, device, None)
     }
 
@@ -213,10 +220,9 @@ impl Model {
     pub fn load_for_outputs(path: &Path, device: Device, keep: &[&str]) -> Result<Self, AiError> {
         /// Pruning reads the whole file into memory; weights this big are not a decoder's.
         const MAX_PRUNED_BYTES: u64 = 512 << 20;
+        let inline = vet(path)?.is_empty();
         let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_PRUNED_BYTES);
-        let inline =
-            small && onnx_file::tensors(path)?.iter().all(|t| !matches!(t.data, onnx_file::TensorData::External(..)));
-        let pruned = inline
+        let pruned = (inline && small)
             .then(|| std::fs::read(path).ok())
             .flatten()
             .and_then(|bytes| super::onnx_prune::prune_to_outputs(&bytes, keep));
@@ -228,13 +234,8 @@ impl Model {
         Self::load_from(path, device, None)
     }
 
-    /// The session for `path`, made from `bytes` (the file's model, rewritten) when given.
+    /// The session for `path` (vetted), made from `bytes` (the file's model, rewritten) when given.
     fn load_from(path: &Path, device: Device, bytes: Option<&[u8]>) -> Result<Self, AiError> {
-        if !path.is_file() {
-            return Err(AiError::Model(format!("missing {}", path.display())));
-        }
-        let tensors = onnx_file::tensors(path)?;
-        onnx_file::check_external_data(path, &tensors)?;
         let env = runtime::environment()?;
         let mut builder = Session::builder(env).map_err(|e| ort_err(path, e))?;
         builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| ort_err(path, e))?;
