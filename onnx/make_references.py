@@ -219,6 +219,18 @@ def build_cases(init, mask):
               "prompt_embeds/negative_prompt_embeds (diffusers' clip_skip=1 would skip the positive prompt only)")
     add("txt2img_dpmpp_2m_karras_negative", "tiny-sd15", "txt2img", "dpmpp_2m_karras",
         negative="blurry, low quality, watermark", rng=RNG_ORDER["txt2img"])
+    # SD 2.x (768-v): v-prediction from the model's own DDIM config, prompts padded with "!", gelu text tower
+    sd2 = "SD2.1-shaped tiny model: v_prediction, tokenizer pad '!'"
+    for s in SAMPLERS:
+        add(f"sd2v_txt2img_{s}", "tiny-sd2-v", "txt2img", s, rng=RNG_ORDER["txt2img"], notes=sd2)
+    add("sd2v_txt2img_dpmpp_2m_karras_negative", "tiny-sd2-v", "txt2img", "dpmpp_2m_karras",
+        negative="blurry, low quality, watermark", rng=RNG_ORDER["txt2img"], notes=sd2)
+    add("sd2v_txt2img_euler_clipskip2", "tiny-sd2-v", "txt2img", "euler", clip_skip=2, rng=RNG_ORDER["txt2img"],
+        notes=sd2 + "; A1111 CLIP skip 2 as in txt2img_euler_clipskip2")
+    add("sd2v_img2img_euler_a", "tiny-sd2-v", "img2img", "euler_a", strength=0.6, init=rel(init),
+        rng=RNG_ORDER["img2img"], notes=sd2)
+    add("sd2v_inpaint4_ddim", "tiny-sd2-v", "inpaint", "ddim", strength=1.0, init=rel(init), mask=rel(mask),
+        rng=RNG_ORDER["inpaint4"], notes=sd2 + "; latent blending as inpaint4_*")
     return cases
 
 

@@ -11,6 +11,10 @@ tests/fixtures/sd/<name>/:
     tiny-sd15-inpaint  StableDiffusionInpaintPipeline, 9-channel UNet
     tiny-sd15-ip2p     StableDiffusionInstructPix2PixPipeline, 8-channel UNet
     tiny-sd15-lcm      LatentConsistencyModelPipeline, 4-channel UNet with time_cond_proj_dim=8, LCMScheduler
+    tiny-sd2-v         StableDiffusionPipeline shaped like SD 2.1 (768-v): OpenCLIP-style text encoder (exact
+                       gelu, SD2's token ids bos 0 / eos 2 / pad 1 in its config), tokenizer padding with "!",
+                       UNet with linear transformer projections, per-block head counts and upcast attention,
+                       DDIMScheduler with prediction_type v_prediction (stabilityai/stable-diffusion-2-1's config)
 
 Shapes (structure-faithful, see shared reference §8.2):
   tokenizer   byte-level CLIP BPE: vocab.json = 256 byte symbols + 256 "</w>" forms + <|startoftext|> (512)
@@ -24,7 +28,8 @@ Shapes (structure-faithful, see shared reference §8.2):
 All LayerNorm/GroupNorm affine parameters are randomised (weight ~ 1 + 0.3 N(0,1), bias ~ 0.2 N(0,1)) so that,
 e.g., applying the CLIP final LayerNorm is observable. torch.manual_seed(<fixed>) precedes every component.
 
-Usage:  python onnx/make_tiny_models.py [--pt-dir DIR] [--only NAME ...]
+Usage:  python onnx/make_tiny_models.py [--pt-dir DIR] [--only NAME ...] [--pt-only]
+(--pt-only rebuilds just the PyTorch pipelines that make_references.py reads, leaving tests/fixtures/ alone.)
 Deterministic (byte-identical ONNX files on re-runs); about 30 s per variant on 2 CPU cores.
 Re-exporting tiny-sd15 replaces its folder: run onnx/make_tiny_taesd.py afterwards (tiny-sd15/taesd_decoder/).
 It also removes tiny-sd15/controlnet/ (the ControlNet-capable UNet): run onnx/make_tiny_controlnet.py afterwards too.
@@ -83,12 +88,33 @@ LCM_SCHEDULER_CONFIG = {
     "trained_betas": None,
 }
 
+# stabilityai/stable-diffusion-2-1 scheduler/scheduler_config.json (768-v: v-prediction, no "timestep_spacing")
+SD21_SCHEDULER_CONFIG = {
+    "_class_name": "DDIMScheduler",
+    "_diffusers_version": "0.8.0",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction",
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "trained_betas": None,
+}
+
+SD15 = "sd15"
+SD2 = "sd2"
+
 VARIANTS = {
-    # name: (pipeline class, unet in_channels, time_cond_proj_dim, scheduler config, optimum task)
-    "tiny-sd15": ("StableDiffusionPipeline", 4, None, SD15_SCHEDULER_CONFIG, "text-to-image"),
-    "tiny-sd15-inpaint": ("StableDiffusionInpaintPipeline", 9, None, SD15_SCHEDULER_CONFIG, "inpainting"),
-    "tiny-sd15-ip2p": ("StableDiffusionInstructPix2PixPipeline", 8, None, SD15_SCHEDULER_CONFIG, "text-to-image"),
-    "tiny-sd15-lcm": ("LatentConsistencyModelPipeline", 4, 8, LCM_SCHEDULER_CONFIG, "text-to-image"),
+    # name: (pipeline class, unet in_channels, time_cond_proj_dim, scheduler config, optimum task, family)
+    "tiny-sd15": ("StableDiffusionPipeline", 4, None, SD15_SCHEDULER_CONFIG, "text-to-image", SD15),
+    "tiny-sd15-inpaint": ("StableDiffusionInpaintPipeline", 9, None, SD15_SCHEDULER_CONFIG, "inpainting", SD15),
+    "tiny-sd15-ip2p": ("StableDiffusionInstructPix2PixPipeline", 8, None, SD15_SCHEDULER_CONFIG, "text-to-image",
+                       SD15),
+    "tiny-sd15-lcm": ("LatentConsistencyModelPipeline", 4, 8, LCM_SCHEDULER_CONFIG, "text-to-image", SD15),
+    "tiny-sd2-v": ("StableDiffusionPipeline", 4, None, SD21_SCHEDULER_CONFIG, "text-to-image", SD2),
 }
 
 SEED_TEXT, SEED_UNET, SEED_VAE = 1001, 1002, 1003
@@ -103,7 +129,8 @@ def randomize_norms(module, scale_w=0.3, scale_b=0.2):
                 m.bias.copy_(scale_b * torch.randn_like(m.bias))
 
 
-def write_tokenizer(dst):
+def write_tokenizer(dst, family=SD15):
+    """SD1.x pads with <|endoftext|>; SD2.x (OpenCLIP's tokenizer as diffusers ships it) pads with "!" (id 0)."""
     from transformers import CLIPTokenizer
     from transformers.models.clip.tokenization_clip import bytes_to_unicode
 
@@ -115,20 +142,26 @@ def write_tokenizer(dst):
     tmp.mkdir(exist_ok=True)
     (tmp / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False))
     (tmp / "merges.txt").write_text("#version: 0.2\n")
-    tok = CLIPTokenizer(str(tmp / "vocab.json"), str(tmp / "merges.txt"), model_max_length=77,
-                        pad_token="<|endoftext|>")
+    pad = "!" if family == SD2 else "<|endoftext|>"
+    tok = CLIPTokenizer(str(tmp / "vocab.json"), str(tmp / "merges.txt"), model_max_length=77, pad_token=pad)
     shutil.rmtree(tmp)
-    assert tok.bos_token_id == 512 and tok.eos_token_id == 513 and tok.pad_token_id == 513
+    assert tok.bos_token_id == 512 and tok.eos_token_id == 513
+    assert tok.pad_token_id == (0 if family == SD2 else 513)
     return tok
 
 
-def make_text_encoder():
+def make_text_encoder(family=SD15):
     from transformers import CLIPTextConfig, CLIPTextModel
 
+    if family == SD2:
+        # SD2's converted OpenCLIP ViT-H text tower: exact gelu, and the legacy token ids 0/2/1 in its config
+        # (transformers then pools at argmax(input_ids), which is <|endoftext|> here too)
+        act, ids = "gelu", dict(bos_token_id=0, eos_token_id=2, pad_token_id=1)
+    else:
+        act, ids = "quick_gelu", dict(bos_token_id=512, eos_token_id=513, pad_token_id=513)
     cfg = CLIPTextConfig(vocab_size=514, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-                         num_attention_heads=2, max_position_embeddings=77, hidden_act="quick_gelu",
-                         layer_norm_eps=1e-5, projection_dim=16, bos_token_id=512, eos_token_id=513,
-                         pad_token_id=513)
+                         num_attention_heads=2, max_position_embeddings=77, hidden_act=act,
+                         layer_norm_eps=1e-5, projection_dim=16, **ids)
     torch.manual_seed(SEED_TEXT)
     te = CLIPTextModel(cfg)
     # a larger token-embedding scale so different prompts give clearly different embeddings
@@ -139,17 +172,20 @@ def make_text_encoder():
     return te.eval()
 
 
-def make_unet(in_channels, time_cond_proj_dim):
+def make_unet(in_channels, time_cond_proj_dim, family=SD15):
     from diffusers import UNet2DConditionModel
 
+    # SD2.x: Linear (not 1x1 conv) transformer in/out projections, a head count per block (SD2's
+    # attention_head_dim [5, 10, 20, 20] is really that), attention computed in float32 (2.1)
+    sd2 = dict(attention_head_dim=(1, 2, 4, 4), use_linear_projection=True, upcast_attention=True)
     torch.manual_seed(SEED_UNET)
     unet = UNet2DConditionModel(
         sample_size=8, in_channels=in_channels, out_channels=4, layers_per_block=2,
         block_out_channels=(4, 4, 8, 8),
         down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
         up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-        cross_attention_dim=16, attention_head_dim=2, norm_num_groups=2,
-        time_cond_proj_dim=time_cond_proj_dim)
+        cross_attention_dim=16, norm_num_groups=2, time_cond_proj_dim=time_cond_proj_dim,
+        **(sd2 if family == SD2 else dict(attention_head_dim=2)))
     randomize_norms(unet)
     return unet.eval()
 
@@ -169,15 +205,15 @@ def make_vae():
 def build_pytorch_pipeline(name, dst):
     import diffusers
 
-    cls_name, in_ch, tcond, sched_cfg, _ = VARIANTS[name]
+    cls_name, in_ch, tcond, sched_cfg, _, family = VARIANTS[name]
     dst = Path(dst)
     if dst.exists():
         shutil.rmtree(dst)
-    tok = write_tokenizer(dst / "_tok")
+    tok = write_tokenizer(dst / "_tok", family)
     sched_cls = getattr(diffusers, sched_cfg["_class_name"])
     scheduler = sched_cls.from_config({k: v for k, v in sched_cfg.items() if not k.startswith("_")})
-    kwargs = dict(vae=make_vae(), text_encoder=make_text_encoder(), tokenizer=tok,
-                  unet=make_unet(in_ch, tcond), scheduler=scheduler, safety_checker=None,
+    kwargs = dict(vae=make_vae(), text_encoder=make_text_encoder(family), tokenizer=tok,
+                  unet=make_unet(in_ch, tcond, family), scheduler=scheduler, safety_checker=None,
                   feature_extractor=None, requires_safety_checker=False)
     pipe = getattr(diffusers, cls_name)(**kwargs)
     pipe.save_pretrained(str(dst), safe_serialization=True)
@@ -204,6 +240,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pt-dir", default=str(DEFAULT_PT), help="where the PyTorch pipelines go (outside the repo)")
     ap.add_argument("--only", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--pt-only", action="store_true", help="build the PyTorch pipelines only, export nothing")
     a = ap.parse_args()
     import diffusers
     import transformers
@@ -220,6 +257,8 @@ def main():
         pipe = build_pytorch_pipeline(name, pt_root / name)
         print(f"  PyTorch pipeline -> {pt_root / name}; decoded random latents pixel std = "
               f"{check_vae_contrast(pipe):.1f}/255")
+        if a.pt_only:
+            continue
         out = FIXTURES / name
         export_pipeline(pt_root / name, out, task=VARIANTS[name][4])
         # optimum keeps the diffusers class names; make sure the pipeline class is the source's

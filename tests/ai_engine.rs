@@ -76,6 +76,10 @@ fn kinds_and_sizes_come_from_the_folder() {
     assert_eq!(sd("tiny-sd15-inpaint").kind, UnetKind::Inpainting);
     assert_eq!(sd("tiny-sd15-ip2p").kind, UnetKind::Instruct);
     assert!(sd("tiny-sd15-lcm").time_cond_proj_dim.is_some());
+    // SD 2.1-shaped: an ordinary UNet whose scheduler config asks for v-prediction (diffusers parity: cases sd2v_*)
+    let v = sd("tiny-sd2-v");
+    assert_eq!(v.kind, UnetKind::Standard);
+    assert_eq!(v.scheduler.prediction_type.as_deref(), Some("v_prediction"));
     let m = sd("tiny-sd15");
     assert_eq!(m.native_size(), 64);
     assert_eq!(m.size_multiple(), 64);
