@@ -136,6 +136,25 @@ fn every_pipeline_and_sampler_matches_diffusers() {
 }
 
 #[test]
+fn the_legacy_layout_matches_diffusers_in_every_tiny_sd15_case() {
+    // tests/fixtures/sd/tiny-sd15-legacy is diffusers' legacy exporter run on tiny-sd15's weights: int32 ids, a
+    // float [batch] timestep, weights.pb, and a VAE encoder that samples inside its graph (rewritten at load so
+    // the seed draws that sample, as diffusers' PyTorch pipelines do). Its text encoder has no hidden-state
+    // outputs, so CLIP skip is refused in one line.
+    let (legacy, skipping): (Vec<Case>, Vec<Case>) = cases()
+        .into_iter()
+        .filter(|c| c.model == "tiny-sd15")
+        .map(|c| Case { model: "tiny-sd15-legacy".into(), ..c })
+        .partition(|c| c.clip_skip <= 1);
+    let model = root().join("tests/fixtures/sd/tiny-sd15-legacy");
+    let err = Engine::new(Device::Cpu).generate(&model, &request(&skipping[0]), &mut |_| true).err().unwrap();
+    assert!(err.to_string().contains("without hidden states, so CLIP skip 2 is not possible"), "{err}");
+    assert!(legacy.iter().any(|c| c.init.is_some() && c.mask.is_none()), "img2img is among them");
+    assert!(legacy.iter().any(|c| c.mask.is_some()), "inpainting is among them");
+    check_cases(legacy);
+}
+
+#[test]
 fn controlnet_pipelines_match_diffusers() {
     // txt2img, a step window, img2img, 4-channel inpainting and two ControlNets at once
     let cases = cases_in("controlnet_cases.json");

@@ -84,8 +84,8 @@ pub struct Model {
     pub ort_time: Duration,
     /// With `--ep auto` on CPU: why no GPU provider took (one line).
     pub gpu_fallback: Option<String>,
-    /// Made from the graph cut down to some of its outputs (`load_for_outputs`).
-    pub pruned: bool,
+    /// Made from a rewritten graph (`load_rewritten`, `load_for_outputs`), not the file as it is.
+    pub rewritten: bool,
 }
 
 fn elem(t: Option<TensorElementType>) -> Elem {
@@ -214,19 +214,28 @@ impl Model {
         Self::load_from(path, device, None)
     }
 
-    /// Load `path` keeping only the nodes that the outputs `keep` need (see `onnx_prune`): the other outputs
-    /// are gone from the session. A model that cannot be pruned (external weights, subgraphs, an output
-    /// missing), or whose cut-down graph ONNX Runtime refuses, loads whole: check `pruned` / `has_output`.
+    /// Load `path` keeping only the nodes that the outputs `keep` need (see `onnx_edit::prune_to_outputs`):
+    /// the other outputs are gone from the session. A model that cannot be pruned (external weights,
+    /// subgraphs, an output missing), or whose cut-down graph ONNX Runtime refuses, loads whole: check
+    /// `rewritten` / `has_output`.
     pub fn load_for_outputs(path: &Path, device: Device, keep: &[&str]) -> Result<Self, AiError> {
-        /// Pruning reads the whole file into memory; weights this big are not a decoder's.
-        const MAX_PRUNED_BYTES: u64 = 512 << 20;
+        Self::load_rewritten(path, device, |bytes| super::onnx_edit::prune_to_outputs(bytes, keep))
+    }
+
+    /// Load `path` from the bytes `rewrite` makes of the file (see `onnx_edit`), or whole when it makes
+    /// none, the weights are external or too big to hold in memory, or ONNX Runtime refuses the rewritten
+    /// graph. `rewritten` says which.
+    pub fn load_rewritten(
+        path: &Path,
+        device: Device,
+        rewrite: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+    ) -> Result<Self, AiError> {
+        /// Rewriting reads the whole file into memory; weights this big are not a decoder's or a VAE's.
+        const MAX_REWRITTEN_BYTES: u64 = 512 << 20;
         let inline = vet(path)?.is_empty();
-        let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_PRUNED_BYTES);
-        let pruned = (inline && small)
-            .then(|| std::fs::read(path).ok())
-            .flatten()
-            .and_then(|bytes| super::onnx_prune::prune_to_outputs(&bytes, keep));
-        if let Some(bytes) = pruned
+        let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_REWRITTEN_BYTES);
+        let rewritten = (inline && small).then(|| std::fs::read(path).ok()).flatten().and_then(|bytes| rewrite(&bytes));
+        if let Some(bytes) = rewritten
             && let Ok(model) = Self::load_from(path, device, Some(&bytes))
         {
             return Ok(model);
@@ -272,7 +281,7 @@ impl Model {
             outputs,
             ort_time: Duration::ZERO,
             gpu_fallback,
-            pruned: bytes.is_some(),
+            rewritten: bytes.is_some(),
         })
     }
 

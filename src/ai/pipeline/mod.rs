@@ -241,7 +241,10 @@ impl Engine {
                 if !progress(&Progress::Loading { part, index, count }) {
                     return Err(AiError::Cancelled);
                 }
-                models.push(Model::load(&path, self.device)?);
+                models.push(match part {
+                    "vae_encoder" => vae::load_encoder(&path, self.device)?,
+                    _ => Model::load(&path, self.device)?,
+                });
             }
             let vae_encoder = if count == 4 { models.pop() } else { None };
             let vae_decoder = models.pop().ok_or_else(|| AiError::Model("vae_decoder failed to load".into()))?;

@@ -1,9 +1,12 @@
 //! Stage: pixels ↔ latents. Images go in as RGB in [−1, 1] (NCHW), masks are binarised as diffusers'
 //! `VaeImageProcessor` does, and decoded images come out as 8-bit RGB rounded the way `numpy_to_pil` rounds.
 
+use std::path::Path;
+
 use crate::ai::AiError;
+use crate::ai::onnx_edit::{LATENT_MEAN, LATENT_STD, expose_in_graph_sampling};
 use crate::ai::rng::TorchRng;
-use crate::ai::session::{Feed, Model};
+use crate::ai::session::{Device, Feed, Model};
 
 /// A batch-1 NCHW float tensor.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +62,22 @@ pub enum Sampling {
     Mode,
 }
 
+/// Load a VAE encoder. One that samples inside its graph (diffusers' legacy exporter) is rewritten to give the
+/// distribution's mean and deviation, so that the sample comes from the seed; if that fails it loads as it is.
+pub fn load_encoder(path: &Path, device: Device) -> Result<Model, AiError> {
+    Model::load_rewritten(path, device, expose_in_graph_sampling)
+}
+
+/// What a VAE encoder outputs, in the order we prefer it.
+enum Distribution {
+    /// optimum: `latent_parameters` = mean and log-variance, stacked on the channel axis.
+    Parameters,
+    /// A legacy encoder rewritten by `load_encoder`: `latent_mean` and `latent_std`.
+    MeanStd,
+    /// A legacy encoder as it is: `latent_sample`, drawn inside the graph (not reproducible from the seed).
+    Sample,
+}
+
 /// Encode an image to latents.
 pub fn encode(
     vae_encoder: &mut Model,
@@ -67,44 +86,54 @@ pub fn encode(
     scaling: f32,
     rng: &mut TorchRng,
 ) -> Result<Latents, AiError> {
-    let output_name = if vae_encoder.has_output("latent_parameters") {
-        "latent_parameters"
+    let kind = if vae_encoder.has_output("latent_parameters") {
+        Distribution::Parameters
+    } else if vae_encoder.has_output(LATENT_MEAN) && vae_encoder.has_output(LATENT_STD) {
+        Distribution::MeanStd
     } else if vae_encoder.has_output("latent_sample") {
-        "latent_sample"
+        Distribution::Sample
     } else {
         return Err(AiError::Model("the VAE encoder has neither latent_parameters nor latent_sample".into()));
     };
-    let out =
-        vae_encoder.run(vec![("sample", Feed::F32(image.shape(), image.data.clone()))], &[output_name])?.remove(0);
-    if out.shape.len() != 4 {
+    let wanted: &[&str] = match kind {
+        Distribution::Parameters => &["latent_parameters"],
+        Distribution::MeanStd => &[LATENT_MEAN, LATENT_STD],
+        Distribution::Sample => &["latent_sample"],
+    };
+    let mut outs = vae_encoder.run(vec![("sample", Feed::F32(image.shape(), image.data.clone()))], wanted)?;
+    let first = outs.remove(0);
+    if first.shape.len() != 4 || outs.iter().any(|o| o.shape != first.shape) {
         return Err(AiError::Model("the VAE encoder returned an unexpected shape".into()));
     }
-    let (c, h, w) = (out.shape[1], out.shape[2], out.shape[3]);
-    let mut lat = if output_name == "latent_sample" {
-        // Old exports sample inside the graph (not reproducible from the seed); take it as it is.
-        Latents { channels: c, height: h, width: w, data: out.data }
-    } else {
-        let half = c / 2;
-        let n = half * h * w;
-        let (mean, logvar) = out.data.split_at(n);
-        match sampling {
-            Sampling::Mode => Latents { channels: half, height: h, width: w, data: mean.to_vec() },
-            Sampling::Sample => {
-                let noise = rng.randn_f32(n);
-                let data = mean
-                    .iter()
-                    .zip(logvar)
-                    .zip(noise)
-                    .map(|((m, lv), z)| m + (0.5 * lv.clamp(-30.0, 20.0)).exp() * z)
-                    .collect();
-                Latents { channels: half, height: h, width: w, data }
-            }
+    let (c, h, w) = (first.shape[1], first.shape[2], first.shape[3]);
+    let (mean, std): (Vec<f32>, Vec<f32>) = match kind {
+        Distribution::Sample => {
+            let lat = Latents { channels: c, height: h, width: w, data: first.data };
+            return Ok(scaled(lat, sampling, scaling));
+        }
+        Distribution::MeanStd => (first.data, outs.remove(0).data),
+        Distribution::Parameters => {
+            let (mean, logvar) = first.data.split_at(c / 2 * h * w);
+            (mean.to_vec(), logvar.iter().map(|lv| (0.5 * lv.clamp(-30.0, 20.0)).exp()).collect())
         }
     };
+    let channels = mean.len() / (h * w);
+    let data = match sampling {
+        Sampling::Mode => mean,
+        Sampling::Sample => {
+            let noise = rng.randn_f32(mean.len());
+            mean.iter().zip(&std).zip(noise).map(|((m, s), z)| m + s * z).collect()
+        }
+    };
+    Ok(scaled(Latents { channels, height: h, width: w, data }, sampling, scaling))
+}
+
+/// `sample · scaling_factor` for sampled latents; InstructPix2Pix's mode stays unscaled, as in diffusers.
+fn scaled(mut lat: Latents, sampling: Sampling, scaling: f32) -> Latents {
     if sampling == Sampling::Sample {
         lat.data.iter_mut().for_each(|v| *v *= scaling);
     }
-    Ok(lat)
+    lat
 }
 
 /// Decode latents to 8-bit RGB (row-major, 3 bytes per pixel).

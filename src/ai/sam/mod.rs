@@ -139,7 +139,7 @@ impl SamModel {
         // so the family still reads off it). Other families need their other outputs: load them whole.
         let mut decoder = Model::load_for_outputs(&decoder_file, device, &["iou_predictions", "low_res_masks"])?;
         let family = detect(&decoder, dir)?;
-        if decoder.pruned && !matches!(family, Family::SamV1 { .. }) {
+        if decoder.rewritten && !matches!(family, Family::SamV1 { .. }) {
             decoder = Model::load(&decoder_file, device)?;
         }
         let encoder = Model::load(&encoder_file, device)?;
