@@ -183,6 +183,14 @@ fn a_dropped_model_folder_is_added_and_chosen() {
 }
 
 #[test]
+fn an_sd2_v_model_says_so_and_is_not_offered_sd15_tags() {
+    let h = harness("tiny-sd2-v", 2);
+    h.get_by_label_contains("SD2.x · v-prediction · native 64 px");
+    h.get_by_label("Use preset: Stable Diffusion");
+    assert!(h.query_by_label_contains("Stable Diffusion 1.5").is_none());
+}
+
+#[test]
 fn ctrl_up_weights_the_word_under_the_cursor() {
     let mut h = harness("tiny-sd15", 2);
     h.state_mut().settings.ai.prompt = "cat".into();

@@ -32,8 +32,10 @@ pub enum ModelKind {
 #[derive(Debug, Clone)]
 pub struct ModelInfo {
     pub kind: ModelKind,
-    /// "SD1.x" or "SD2.x", from the text encoder's width.
+    /// "SD1.x" or "SD2.x" (see `sd_family`); a preprocessor's kind.
     pub family: &'static str,
+    /// The scheduler config asks for v-prediction (SD 2.x 768-v models and their fine-tunes).
+    pub v_prediction: bool,
     pub native_size: usize,
     /// What the model cannot do (e.g. no VAE encoder: text-to-image only).
     pub notes: Vec<String>,
@@ -91,6 +93,9 @@ pub struct Preset {
     pub steps: Option<usize>,
     pub cfg: Option<f32>,
     pub clip_skip: Option<usize>,
+    /// Only for models of this family ("SD1.x", "SD2.x"); any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
 }
 
 impl Preset {
@@ -136,12 +141,13 @@ fn fallback() -> Preset {
         steps: None,
         cfg: None,
         clip_skip: None,
+        family: None,
     }
 }
 
 /// The preset for a model: its own `oekaki-preset.json`, else by kind (LCM, InstructPix2Pix), else the first
-/// built-in whose words occur in the folder name.
-pub fn preset_for(dir: &Path, kind: ModelKind) -> Preset {
+/// built-in of the model's family (or of any) whose words occur in the folder name.
+pub fn preset_for(dir: &Path, kind: ModelKind, family: &str) -> Preset {
     if let Ok(text) = std::fs::read_to_string(dir.join(PRESET_FILE))
         && let Ok(p) = serde_json::from_str::<Preset>(&text)
     {
@@ -149,7 +155,9 @@ pub fn preset_for(dir: &Path, kind: ModelKind) -> Preset {
     }
     let name = dir.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     let all = built_in();
-    let by_name = |p: &&Preset| p.words.iter().any(|w| name.contains(w.as_str()));
+    let by_name = |p: &&Preset| {
+        p.family.as_deref().is_none_or(|f| f == family) && p.words.iter().any(|w| name.contains(w.as_str()))
+    };
     let by_kind = match kind {
         ModelKind::Lcm => all.iter().find(|p| p.sampler.as_deref() == Some("lcm")),
         ModelKind::Instruct => all.iter().find(|p| p.words.iter().any(|w| w == "pix2pix")),
@@ -171,6 +179,7 @@ pub fn inspect(dir: &Path) -> ModelEntry {
             .map(|_| ModelInfo {
                 kind: ModelKind::Preprocessor,
                 family: kind.name(),
+                v_prediction: false,
                 native_size: 512,
                 notes: Vec::new(),
                 preset: fallback(),
@@ -187,6 +196,7 @@ pub fn inspect(dir: &Path) -> ModelEntry {
         let info = ModelInfo {
             kind: ModelKind::Segmenter,
             family: "SAM",
+            v_prediction: false,
             native_size: 1024,
             notes: Vec::new(),
             preset: fallback(),
@@ -219,12 +229,25 @@ fn describe_controlnet(dir: &Path) -> ModelInfo {
     let get = |k: &str| cfg.as_ref().and_then(|c| c.get(k)).and_then(serde_json::Value::as_u64);
     ModelInfo {
         kind: ModelKind::ControlNet,
-        family: if get("cross_attention_dim") == Some(1024) { "SD2.x" } else { "SD1.x" },
+        family: if get("cross_attention_dim") == Some(1024) { SD2 } else { SD1 },
+        v_prediction: false,
         native_size: get("sample_size").unwrap_or(64) as usize * 8,
         notes: Vec::new(),
         preset: fallback(),
         takes_controlnet: false,
     }
+}
+
+const SD1: &str = "SD1.x";
+const SD2: &str = "SD2.x";
+
+/// SD 2.x has a 1024-wide OpenCLIP text encoder, whose tokenizer pads with "!" (SD 1.x's CLIP pads with
+/// `<|endoftext|>`); the pad token also tells legacy folders, which have no text encoder config.
+fn sd_family(folder: &ModelFolder) -> &'static str {
+    let width = read_config(&folder.dir.join("text_encoder").join("config.json"))
+        .and_then(|v| v.get("hidden_size").and_then(serde_json::Value::as_u64));
+    let pads_with_bang = crate::ai::text::tokenizer::pad_token_name(&folder.tokenizer).as_deref() == Some("!");
+    if width == Some(1024) || pads_with_bang { SD2 } else { SD1 }
 }
 
 fn describe(folder: &ModelFolder) -> ModelInfo {
@@ -234,9 +257,7 @@ fn describe(folder: &ModelFolder) -> ModelInfo {
         UnetKind::Standard if folder.time_cond_proj_dim.is_some() => ModelKind::Lcm,
         UnetKind::Standard => ModelKind::Standard,
     };
-    let width = read_config(&folder.dir.join("text_encoder").join("config.json"))
-        .and_then(|v| v.get("hidden_size").and_then(serde_json::Value::as_u64));
-    let family = if width == Some(1024) { "SD2.x" } else { "SD1.x" };
+    let family = sd_family(folder);
     let mut notes = Vec::new();
     if folder.vae_encoder.is_none() {
         notes.push("no vae_encoder/model.onnx: text-to-image only".to_string());
@@ -244,9 +265,10 @@ fn describe(folder: &ModelFolder) -> ModelInfo {
     ModelInfo {
         kind,
         family,
+        v_prediction: folder.scheduler.prediction_type.as_deref() == Some("v_prediction"),
         native_size: folder.native_size(),
         notes,
-        preset: preset_for(&folder.dir, kind),
+        preset: preset_for(&folder.dir, kind, family),
         takes_controlnet: folder.dir.join(controlnet::CONTROL_UNET).is_file(),
     }
 }
@@ -358,6 +380,9 @@ mod tests {
         assert_eq!(label("tiny-sd15-ip2p"), "InstructPix2Pix");
         assert_eq!(label("tiny-sd15-lcm"), "SD1.x LCM");
         assert_eq!(label("tiny-sd15-legacy"), "SD1.x");
+        assert_eq!(label("tiny-sd2-v"), "SD2.x");
+        let info = |name: &str| entries.iter().find(|e| e.name == name).unwrap().status.clone().unwrap();
+        assert!(info("tiny-sd2-v").v_prediction && !info("tiny-sd15").v_prediction);
         assert_eq!(label("tiny-controlnet"), "SD1.x ControlNet");
         let takes =
             |name: &str| entries.iter().find(|e| e.name == name).unwrap().status.as_ref().unwrap().takes_controlnet;
@@ -399,12 +424,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let animagine = dir.path().join("animagine-xl-3.1");
         std::fs::create_dir(&animagine).unwrap();
-        let p = preset_for(&animagine, ModelKind::Standard);
+        let p = preset_for(&animagine, ModelKind::Standard, SD1);
         assert_eq!(p.name, "Animagine XL 3.x");
         assert_eq!(p.decorate("1girl, solo"), "1girl, solo, masterpiece, best quality, very aesthetic, absurdres");
         assert_eq!(p.decorate(&p.decorate("1girl")), p.decorate("1girl"), "tags are added once");
-        assert_eq!(preset_for(&animagine, ModelKind::Lcm).sampler_kind(), Some(SamplerKind::Lcm));
-        let anything = preset_for(Path::new("/m/Anything-V5"), ModelKind::Standard);
+        assert_eq!(preset_for(&animagine, ModelKind::Lcm, SD1).sampler_kind(), Some(SamplerKind::Lcm));
+        let anything = preset_for(Path::new("/m/Anything-V5"), ModelKind::Standard, SD1);
         assert_eq!(anything.decorate("cat ears"), "masterpiece, best quality, cat ears");
         assert_eq!(anything.clip_skip, Some(2));
         std::fs::write(
@@ -412,8 +437,10 @@ mod tests {
             r#"{"name": "mine", "prompt_prefix": "sketch", "negative": "blurry", "steps": 12}"#,
         )
         .unwrap();
-        let own = preset_for(&animagine, ModelKind::Standard);
+        let own = preset_for(&animagine, ModelKind::Standard, SD1);
         assert_eq!((own.name.as_str(), own.steps, own.sampler_kind()), ("mine", Some(12), None));
-        assert_eq!(preset_for(Path::new("/m/some-model"), ModelKind::Standard).name, "Stable Diffusion 1.5");
+        assert_eq!(preset_for(Path::new("/m/some-model"), ModelKind::Standard, SD1).name, "Stable Diffusion 1.5");
+        // SD 1.5's catch-all tags are not offered to an SD 2.x model
+        assert_eq!(preset_for(Path::new("/m/some-model"), ModelKind::Standard, SD2).name, "Stable Diffusion");
     }
 }

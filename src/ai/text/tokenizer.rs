@@ -35,7 +35,7 @@ fn err(dir: &Path, what: impl std::fmt::Display) -> AiError {
 }
 
 /// `"pad_token"` from `special_tokens_map.json` or `tokenizer_config.json` (a string or `{"content": …}`).
-fn pad_token_name(dir: &Path) -> Option<String> {
+pub fn pad_token_name(dir: &Path) -> Option<String> {
     for file in ["special_tokens_map.json", "tokenizer_config.json"] {
         let Ok(text) = std::fs::read_to_string(dir.join(file)) else { continue };
         let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { continue };

@@ -97,7 +97,8 @@ fn model_picker(s: &mut Studio, ui: &mut egui::Ui) {
     });
     if let Some(info) = chosen_info(s) {
         let cn = if info.takes_controlnet { " · takes ControlNets" } else { "" };
-        ui.label(format!("{} · native {} px{cn}", info.label(), info.native_size));
+        let v = if info.v_prediction { " · v-prediction" } else { "" };
+        ui.label(format!("{}{v} · native {} px{cn}", info.label(), info.native_size));
         for n in &info.notes {
             ui.colored_label(ui.visuals().warn_fg_color, n);
         }
