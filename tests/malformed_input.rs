@@ -162,6 +162,28 @@ mod mutations {
         }
 
         #[test]
+        fn damaged_onnx_graphs_never_panic_the_rewrites(
+            cut in prop::option::of(0usize..120_000),
+            flips in prop::collection::vec((0usize..120_000, any::<u8>()), 0..8),
+        ) {
+            use oekaki::ai::onnx_edit::{expose_in_graph_sampling, prune_to_outputs, LATENT_MEAN};
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sd/tiny-sd15-legacy/vae_encoder/model.onnx");
+            let mut bytes = std::fs::read(path).unwrap();
+            prop_assert!(expose_in_graph_sampling(&bytes).is_some(), "the undamaged file is rewritten");
+            for (at, v) in flips {
+                let i = at % bytes.len();
+                bytes[i] ^= v;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut);
+            }
+            if let Some(rewritten) = expose_in_graph_sampling(&bytes) {
+                let _ = prune_to_outputs(&rewritten, &[LATENT_MEAN]);
+            }
+            let _ = prune_to_outputs(&bytes, &["latent_sample"]);
+        }
+
+        #[test]
         fn damaged_pngs_never_panic(
             cut in prop::option::of(0usize..5000),
             flips in prop::collection::vec((0usize..5000, any::<u8>()), 0..6),
