@@ -33,6 +33,7 @@ Usage:  python onnx/make_tiny_models.py [--pt-dir DIR] [--only NAME ...] [--pt-o
 Deterministic (byte-identical ONNX files on re-runs); about 30 s per variant on 2 CPU cores.
 Re-exporting tiny-sd15 replaces its folder: run onnx/make_tiny_taesd.py afterwards (tiny-sd15/taesd_decoder/).
 It also removes tiny-sd15/controlnet/ (the ControlNet-capable UNet): run onnx/make_tiny_controlnet.py afterwards too.
+tiny-sd15-legacy/ holds tiny-sd15's weights too (onnx/make_legacy_fixture.py): re-make it when tiny-sd15 changes.
 """
 import argparse
 import json

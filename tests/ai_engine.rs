@@ -156,6 +156,27 @@ fn the_legacy_onnx_layout_gives_the_same_image() {
 }
 
 #[test]
+fn legacy_vae_encoders_are_rewritten_and_still_encode_when_loaded_whole() {
+    use oekaki::ai::onnx_edit::{LATENT_MEAN, LATENT_STD};
+    use oekaki::ai::pipeline::vae::{self, Latents, Sampling};
+    use oekaki::ai::rng::TorchRng;
+    let legacy = root().join("tests/fixtures/sd/tiny-sd15-legacy/vae_encoder/model.onnx");
+    let rewritten = vae::load_encoder(&legacy, Device::Cpu).unwrap();
+    assert!(rewritten.rewritten && rewritten.has_output(LATENT_MEAN) && rewritten.has_output(LATENT_STD));
+    assert!(!rewritten.has_output("latent_sample"));
+    // The fallback when a rewrite is impossible: the graph's own draw, taken as it is.
+    let mut whole = Model::load(&legacy, Device::Cpu).unwrap();
+    assert!(whole.has_output("latent_sample"));
+    let image = Latents { channels: 3, height: 64, width: 64, data: vec![0.25; 3 * 64 * 64] };
+    let lat = vae::encode(&mut whole, &image, Sampling::Sample, 0.18215, &mut TorchRng::new(1)).unwrap();
+    assert_eq!((lat.channels, lat.height, lat.width), (4, 8, 8));
+    // optimum's encoder has nothing to rewrite
+    let optimum = root().join("tests/fixtures/sd/tiny-sd15/vae_encoder/model.onnx");
+    let plain = vae::load_encoder(&optimum, Device::Cpu).unwrap();
+    assert!(!plain.rewritten && plain.has_output("latent_parameters"));
+}
+
+#[test]
 fn float16_models_run_close_to_float32() {
     let (req, want) = reference_case();
     let out = Engine::new(Device::Cpu)

@@ -103,6 +103,17 @@ impl Preset {
         self.sampler.as_deref().and_then(|s| SamplerKind::ALL.into_iter().find(|k| k.name() == s))
     }
 
+    /// A preset that would change nothing (the fallback for models no built-in preset fits).
+    pub fn is_empty(&self) -> bool {
+        self.prompt_prefix.is_empty()
+            && self.prompt_suffix.is_empty()
+            && self.negative.is_empty()
+            && self.sampler.is_none()
+            && self.steps.is_none()
+            && self.cfg.is_none()
+            && self.clip_skip.is_none()
+    }
+
     /// `prompt` with the preset's quality tags added where the card puts them (once).
     pub fn decorate(&self, prompt: &str) -> String {
         let mut out = prompt.trim().to_string();
@@ -441,6 +452,7 @@ mod tests {
         assert_eq!((own.name.as_str(), own.steps, own.sampler_kind()), ("mine", Some(12), None));
         assert_eq!(preset_for(Path::new("/m/some-model"), ModelKind::Standard, SD1).name, "Stable Diffusion 1.5");
         // SD 1.5's catch-all tags are not offered to an SD 2.x model
-        assert_eq!(preset_for(Path::new("/m/some-model"), ModelKind::Standard, SD2).name, "Stable Diffusion");
+        let sd2 = preset_for(Path::new("/m/some-model"), ModelKind::Standard, SD2);
+        assert!(sd2.is_empty() && !anything.is_empty(), "{sd2:?}");
     }
 }

@@ -56,6 +56,19 @@ fn put_field(out: &mut Vec<u8>, number: u64, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
+/// A NodeProto's bytes.
+fn node_proto(op_type: &str, inputs: &[&str], outputs: &[&str]) -> Vec<u8> {
+    let mut n = Vec::new();
+    for i in inputs {
+        put_field(&mut n, 1, i.as_bytes());
+    }
+    for o in outputs {
+        put_field(&mut n, 2, o.as_bytes());
+    }
+    put_field(&mut n, 4, op_type.as_bytes());
+    n
+}
+
 /// The fields of the message in `buf[range]`, or None when it is not well-formed.
 fn fields(buf: &[u8], range: Range<usize>) -> Option<Vec<Field>> {
     let mut out = Vec::new();
@@ -129,8 +142,15 @@ struct Parsed<'a> {
     graph_fields: Vec<Field>,
     /// (index into `graph_fields`, node), in file order.
     nodes: Vec<(usize, Node)>,
-    /// (index into `graph_fields`, name) of GraphProto.output.
-    outputs: Vec<(usize, String)>,
+    /// GraphProto.output, in order.
+    outputs: Vec<Output>,
+}
+
+/// One graph output: where it is among the graph's fields, its name and its TypeProto's bytes.
+struct Output {
+    field: usize,
+    name: String,
+    type_proto: Option<Range<usize>>,
 }
 
 impl<'a> Parsed<'a> {
@@ -138,6 +158,9 @@ impl<'a> Parsed<'a> {
     fn new(bytes: &'a [u8]) -> Option<Self> {
         let top = fields(bytes, 0..bytes.len())?;
         let graph = top.iter().position(|f| f.number == 7 && f.wire == 2)?;
+        if top.iter().filter(|f| f.number == 7).count() > 1 {
+            return None; // protobuf would merge them
+        }
         let graph_fields = fields(bytes, top[graph].body.clone())?;
         // ModelProto.functions = 25, GraphProto.sparse_initializer = 15.
         if top.iter().any(|f| f.number == 25) || graph_fields.iter().any(|f| f.number == 15) {
@@ -149,9 +172,11 @@ impl<'a> Parsed<'a> {
             match (f.number, f.wire) {
                 (1, 2) => nodes.push((i, node(bytes, f.body.clone())?)),
                 (12, 2) => {
-                    let name =
-                        fields(bytes, f.body.clone())?.iter().find(|v| v.number == 1).and_then(|v| string(bytes, v))?;
-                    outputs.push((i, name));
+                    // ValueInfoProto: name = 1, type = 2 (of a repeated singular field, the last one counts)
+                    let info = fields(bytes, f.body.clone())?;
+                    let name = info.iter().rfind(|v| v.number == 1).and_then(|v| string(bytes, v))?;
+                    let type_proto = info.iter().rfind(|v| v.number == 2 && v.wire == 2).map(|v| v.body.clone());
+                    outputs.push(Output { field: i, name, type_proto });
                 }
                 _ => {}
             }
@@ -189,14 +214,7 @@ mod test_models {
     use super::*;
 
     pub fn node_bytes(op: &str, inputs: &[&str], outputs: &[&str], subgraph: bool) -> Vec<u8> {
-        let mut n = Vec::new();
-        for i in inputs {
-            put_field(&mut n, 1, i.as_bytes());
-        }
-        for o in outputs {
-            put_field(&mut n, 2, o.as_bytes());
-        }
-        put_field(&mut n, 4, op.as_bytes());
+        let mut n = node_proto(op, inputs, outputs);
         if subgraph {
             let mut attr = Vec::new();
             put_field(&mut attr, 1, b"then_branch");
@@ -205,6 +223,9 @@ mod test_models {
         }
         n
     }
+
+    /// TypeProto { tensor_type { elem_type: FLOAT } }
+    pub const FLOAT_TENSOR: &[u8] = &[0x0a, 0x02, 0x08, 0x01];
 
     pub fn model(nodes: &[Vec<u8>], outputs: &[&str]) -> Vec<u8> {
         let mut g = Vec::new();
@@ -215,6 +236,7 @@ mod test_models {
         for o in outputs {
             let mut vi = Vec::new();
             put_field(&mut vi, 1, o.as_bytes());
+            put_field(&mut vi, 2, FLOAT_TENSOR);
             put_field(&mut g, 12, &vi);
         }
         let mut m = vec![0x08, 0x08]; // ir_version 8
@@ -229,6 +251,6 @@ mod test_models {
     }
 
     pub fn outputs(m: &[u8]) -> Vec<String> {
-        Parsed::new(m).unwrap().outputs.into_iter().map(|(_, o)| o).collect()
+        Parsed::new(m).unwrap().outputs.into_iter().map(|o| o.name).collect()
     }
 }

@@ -14,7 +14,7 @@ use super::Parsed;
 /// nothing can be dropped, an output is missing, or the model is not one we edit (see the parent module).
 pub fn prune_to_outputs(model: &[u8], keep: &[&str]) -> Option<Vec<u8>> {
     let p = Parsed::new(model)?;
-    if !keep.iter().all(|k| p.outputs.iter().any(|(_, o)| o == k)) {
+    if !keep.iter().all(|k| p.outputs.iter().any(|o| &o.name == k)) {
         return None;
     }
 
@@ -45,7 +45,7 @@ pub fn prune_to_outputs(model: &[u8], keep: &[&str]) -> Option<Vec<u8>> {
         .zip(&needed)
         .filter(|(_, n)| !**n)
         .map(|((i, _), _)| *i)
-        .chain(p.outputs.iter().filter(|(_, o)| !keep.contains(&o.as_str())).map(|(i, _)| *i))
+        .chain(p.outputs.iter().filter(|o| !keep.contains(&o.name.as_str())).map(|o| o.field))
         .collect();
     Some(p.rebuild(&dropped, &[]))
 }

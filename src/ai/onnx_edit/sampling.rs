@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::{Node, Parsed, prune_to_outputs, put_field};
+use super::{Node, Parsed, node_proto, prune_to_outputs, put_field};
 
 /// Output names the rewritten graph gives the distribution's mean and standard deviation.
 pub const LATENT_MEAN: &str = "latent_mean";
@@ -24,18 +24,24 @@ pub fn expose_in_graph_sampling(model: &[u8]) -> Option<Vec<u8>> {
     let (Some(random), None) = (random.next(), random.next()) else {
         return None;
     };
-    // Follow the noise through Casts to the Mul that scales it by the standard deviation, ...
+    // Follow the noise through Casts (a crafted cycle of them must not spin) to the Mul that scales it by the
+    // standard deviation, ...
     let mut noise = random.outputs.first()?.as_str();
-    let mul = loop {
+    let mut mul = None;
+    for _ in 0..=nodes.len() {
         let [next] = consumers(noise)[..] else {
             return None;
         };
         match next.op_type.as_str() {
             "Cast" => noise = next.outputs.first()?,
-            "Mul" => break next,
+            "Mul" => {
+                mul = Some(next);
+                break;
+            }
             _ => return None,
         }
-    };
+    }
+    let mul = mul?;
     let std = other_input(mul, noise)?;
     // ... and to the Add that shifts it by the mean, into a graph output.
     let scaled = mul.outputs.first()?;
@@ -44,21 +50,22 @@ pub fn expose_in_graph_sampling(model: &[u8]) -> Option<Vec<u8>> {
     };
     let mean = other_input(add, scaled)?;
     let sample = add.outputs.first()?;
+    let sample_info = p.outputs.iter().find(|o| &o.name == sample)?;
     let taken = |name: &str| nodes.iter().any(|n| n.outputs.iter().any(|o| o == name));
-    if add.op_type != "Add" || !p.outputs.iter().any(|(_, o)| o == sample) || taken(LATENT_MEAN) || taken(LATENT_STD) {
+    if add.op_type != "Add" || std == noise || mean == scaled || taken(LATENT_MEAN) || taken(LATENT_STD) {
         return None;
     }
 
     let mut appended = Vec::new();
     for (value, name) in [(mean, LATENT_MEAN), (std, LATENT_STD)] {
-        let mut identity = Vec::new();
-        put_field(&mut identity, 1, value.as_bytes());
-        put_field(&mut identity, 2, name.as_bytes());
-        put_field(&mut identity, 4, b"Identity");
-        put_field(&mut appended, 1, &identity); // GraphProto.node
+        put_field(&mut appended, 1, &node_proto("Identity", &[value], &[name])); // GraphProto.node
+        // GraphProto.output, with the sample's type, which mean and deviation share
         let mut info = Vec::new();
         put_field(&mut info, 1, name.as_bytes());
-        put_field(&mut appended, 12, &info); // GraphProto.output (ONNX Runtime infers the type)
+        if let Some(ty) = &sample_info.type_proto {
+            put_field(&mut info, 2, &p.bytes[ty.clone()]);
+        }
+        put_field(&mut appended, 12, &info);
     }
     prune_to_outputs(&p.rebuild(&HashSet::new(), &appended), &[LATENT_MEAN, LATENT_STD])
 }
@@ -74,7 +81,7 @@ fn other_input<'n>(node: &'n Node, known: &str) -> Option<&'n str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_models::{model, node_bytes, nodes, outputs};
+    use super::super::test_models::{FLOAT_TENSOR, model, node_bytes, nodes, outputs};
     use super::*;
 
     fn op(op: &str, inputs: &[&str], output: &str) -> Vec<u8> {
@@ -103,6 +110,9 @@ mod tests {
     fn the_sample_becomes_its_mean_and_deviation() {
         let m = expose_in_graph_sampling(&legacy_tail("RandomNormalLike", vec![])).unwrap();
         assert_eq!(outputs(&m), [LATENT_MEAN, LATENT_STD]);
+        let p = Parsed::new(&m).unwrap();
+        let typed = p.outputs.iter().all(|o| o.type_proto.as_ref().is_some_and(|t| &m[t.clone()] == FLOAT_TENSOR));
+        assert!(typed, "the new outputs carry the sample's type");
         assert_eq!(
             nodes(&m),
             [
@@ -127,5 +137,10 @@ mod tests {
         let taken = legacy_tail("RandomNormalLike", vec![op("Relu", &["mean"], LATENT_MEAN)]);
         assert!(expose_in_graph_sampling(&taken).is_none(), "the output name is taken");
         assert!(expose_in_graph_sampling(&legacy_tail("RandomUniformLike", vec![])).is_none(), "not a normal draw");
+        let cycle = model(
+            &[op("RandomNormalLike", &["x"], "noise"), op("Cast", &["noise"], "noise"), op("Relu", &["noise"], "y")],
+            &["y"],
+        );
+        assert!(expose_in_graph_sampling(&cycle).is_none(), "a Cast cycle ends");
     }
 }

@@ -102,7 +102,7 @@ pub fn encode(
     };
     let mut outs = vae_encoder.run(vec![("sample", Feed::F32(image.shape(), image.data.clone()))], wanted)?;
     let first = outs.remove(0);
-    if first.shape.len() != 4 || outs.iter().any(|o| o.shape != first.shape) {
+    if first.shape.len() != 4 || first.shape[2] * first.shape[3] == 0 || outs.iter().any(|o| o.shape != first.shape) {
         return Err(AiError::Model("the VAE encoder returned an unexpected shape".into()));
     }
     let (c, h, w) = (first.shape[1], first.shape[2], first.shape[3]);

@@ -118,7 +118,7 @@ fn model_picker(s: &mut Studio, ui: &mut egui::Ui) {
 }
 
 fn prompt_and_settings(s: &mut Studio, ui: &mut egui::Ui) {
-    let preset = chosen_info(s).map(|i| i.preset.clone());
+    let preset = chosen_info(s).map(|i| i.preset.clone()).filter(|p| !p.is_empty());
     let p = &mut s.settings.ai;
     prompt_box(ui, "Prompt", &mut p.prompt, "Ctrl+Up/Down changes the weight of the selected words", 3);
     prompt_box(ui, "Negative prompt", &mut p.negative, "What to avoid", 2);
