@@ -7,6 +7,8 @@
 //! The full-size random-weight SD1.5 folder comes from `onnx/make_bench_model.py`; `onnx/bench_reference.py`
 //! times diffusers/optimum and raw onnxruntime on the same files.
 //!
+//! `OEKAKI_BENCH_DEVICE=cuda` (or directml, coreml) runs on that provider instead of the CPU.
+//!
 //! With `OEKAKI_BENCH_CONTROLNET=/path/to/controlnet` each size also runs guided by that ControlNet (the base
 //! folder needs `controlnet/model.onnx`), and the per-step cost is reported as a ratio to the plain step.
 
@@ -24,7 +26,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sizes = vec![256, 512];
     }
     let controlnet = std::env::var_os("OEKAKI_BENCH_CONTROLNET").map(PathBuf::from);
-    let mut engine = Engine::new(Device::Cpu);
+    // OEKAKI_BENCH_DEVICE=cuda|directml|coreml times a GPU provider (default: the CPU).
+    let device = std::env::var("OEKAKI_BENCH_DEVICE").map_or(Ok(Device::Cpu), |d| Device::parse(&d))?;
+    let mut engine = Engine::new(device);
     for size in sizes {
         let req = Request {
             prompt: "1girl, silver hair, cherry blossoms, (masterpiece:1.2)".into(),
@@ -35,6 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Request::default()
         };
         let out = engine.generate(&model, &req, &mut |_| true)?;
+        println!("providers: {:?}", out.providers);
         let t = &out.timings;
         let generation = t.total - t.load;
         let overhead = generation - t.onnx_runtime;

@@ -110,17 +110,26 @@ fn compare(out: &Generated, reference: &Pixels) -> (f64, u8) {
     (close as f64 / out.rgb.len() as f64, worst)
 }
 
+/// The execution provider the cases run on: `OEKAKI_TEST_DEVICE` (cpu, cuda, directml, coreml; default cpu),
+/// so that a GPU machine checks its provider against the same references (tools/device/check.sh). An explicit
+/// GPU provider that cannot start is an error, never a silent CPU run.
+fn device() -> Device {
+    std::env::var("OEKAKI_TEST_DEVICE")
+        .map_or(Device::Cpu, |d| Device::parse(&d).unwrap_or_else(|e| panic!("OEKAKI_TEST_DEVICE: {e}")))
+}
+
 /// Runs every case against its reference; panics listing the ones that differ.
 fn check_cases(mut cases: Vec<Case>) {
     cases.sort_by(|a, b| a.model.cmp(&b.model));
-    let mut engine = Engine::new(Device::Cpu);
+    let mut engine = Engine::new(device());
     let mut failures = Vec::new();
     for c in &cases {
         let model = root().join("tests/fixtures/sd").join(&c.model);
         let out = engine.generate(&model, &request(c), &mut |_| true).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let reference = load_rgb(&root().join(&c.output));
         let (close, worst) = compare(&out, &reference);
-        println!("{:32} within 2/255: {:.4}  max diff: {worst}", c.name, close);
+        let unet = out.providers.iter().find(|(part, _)| *part == "unet").map_or("?", |(_, p)| *p);
+        println!("{:32} within 2/255: {:.4}  max diff: {worst}  (unet on {unet})", c.name, close);
         if close < 0.995 || worst > 8 {
             failures.push(format!("{}: {:.2}% within 2/255, max diff {worst}", c.name, close * 100.0));
         }
