@@ -69,6 +69,24 @@ fn incomplete_folders_name_what_is_missing() {
 }
 
 #[test]
+fn sdxl_folders_are_refused_by_name_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("animagine-xl");
+    copy_dir(&root().join("tests/fixtures/sd/tiny-sd15"), &model);
+    std::fs::create_dir(model.join("text_encoder_2")).unwrap();
+    let err = ModelFolder::open(&model).err().unwrap().to_string();
+    assert!(err.contains("SDXL model") && err.contains("not supported yet"), "{err}");
+    std::fs::remove_dir(model.join("text_encoder_2")).unwrap();
+    let index = std::fs::read_to_string(model.join("model_index.json")).unwrap();
+    std::fs::write(
+        model.join("model_index.json"),
+        index.replace("StableDiffusionPipeline", "StableDiffusionXLPipeline"),
+    )
+    .unwrap();
+    assert!(ModelFolder::open(&model).err().unwrap().to_string().contains("SDXL model"));
+}
+
+#[test]
 fn kinds_and_sizes_come_from_the_folder() {
     let sd = |name: &str| ModelFolder::open(&root().join("tests/fixtures/sd").join(name)).unwrap();
     use oekaki::ai::model::UnetKind;

@@ -73,7 +73,14 @@ impl ModelFolder {
         }
         let index = read_json(&dir.join("model_index.json"))?
             .ok_or_else(|| AiError::Model(format!("not a model folder: {} has no model_index.json", dir.display())))?;
-        let legacy = index.get("_class_name").and_then(Value::as_str).is_some_and(|c| c.starts_with("Onnx"));
+        let class = index.get("_class_name").and_then(Value::as_str).unwrap_or_default();
+        let legacy = class.starts_with("Onnx");
+        if class.contains("XL") || dir.join("text_encoder_2").exists() {
+            return Err(AiError::Model(format!(
+                "{} is an SDXL model (two text encoders); SDXL is not supported yet: use an SD 1.x or 2.x model",
+                dir.display()
+            )));
+        }
         let sched_path = dir.join("scheduler").join("scheduler_config.json");
         let sched_text = std::fs::read_to_string(&sched_path)
             .map_err(|_| AiError::Model(format!("not a usable model folder: missing {}", sched_path.display())))?;
