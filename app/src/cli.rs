@@ -32,12 +32,16 @@ enum Command {
     /// Apply paint operations from a JSON file (a list of strokes, fills, gradients) and save the result.
     Apply { input: PathBuf, ops: PathBuf, output: PathBuf },
     /// Generate or edit an image with a local Stable Diffusion model (txt2img, img2img, inpaint, InstructPix2Pix).
+    #[command(allow_negative_numbers = true)]
     Generate(Box<crate::generate::GenerateArgs>),
     /// Edit a document with a local model: inpaint or refine the masked area, or generate into it, as a new layer.
+    #[command(allow_negative_numbers = true)]
     Edit(Box<crate::generate::EditArgs>),
     /// Turn a drawing or picture into a ControlNet control image (invert, scribble, canny, line art).
+    #[command(allow_negative_numbers = true)]
     Preprocess(crate::generate::PreprocessArgs),
     /// Segment Anything: a mask from clicks (--point X,Y[,fg|bg]) and/or a box (--box X0,Y0,X1,Y1).
+    #[command(allow_negative_numbers = true)]
     Segment(crate::segment::SegmentArgs),
 }
 
@@ -48,7 +52,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<()> {
             print!("{e}");
             return Ok(());
         }
-        Err(e) => bail!("{}", e.to_string().lines().next().unwrap_or("bad arguments").trim_start_matches("error: ")),
+        // clap's first paragraph, on one line ("… were not provided: --prompt <PROMPT>"); not its usage block
+        Err(e) => {
+            let text = e.to_string();
+            let first: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+            bail!("{}", first.join(" ").trim_start_matches("error: "))
+        }
     };
     match cli.command {
         None => crate::studio::run(cli.files),

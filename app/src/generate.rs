@@ -204,7 +204,8 @@ fn report(p: &Progress) -> bool {
     true
 }
 
-fn finish(g: &GenOptions, out: &Generated) -> Result<()> {
+/// Which provider ran each model (and why not a GPU), on stderr.
+fn report_providers(out: &Generated) {
     if std::env::var_os("OEKAKI_QUIET").is_none() {
         for (part, provider) in &out.providers {
             eprintln!("{part}: {provider}");
@@ -213,18 +214,32 @@ fn finish(g: &GenOptions, out: &Generated) -> Result<()> {
             eprintln!("on the CPU: {why}");
         }
     }
+}
+
+/// Checks `--out` (one of `extensions`) and `--timings` before anything runs.
+fn check_outputs(g: &GenOptions, out: &Path, extensions: &[&str]) -> Result<()> {
+    crate::outputs::check(out, extensions)?;
     if let Some(path) = &g.timings {
-        let mut json = serde_json::to_value(&out.timings)?;
-        let providers: std::collections::BTreeMap<String, String> =
-            out.providers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        json["providers"] = serde_json::json!(providers);
-        std::fs::write(path, serde_json::to_string_pretty(&json)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::outputs::check(path, &["json"])?;
+        if path == out {
+            bail!("--timings and --out name the same file");
+        }
     }
     Ok(())
 }
 
+/// The `--timings` report: per-stage times and the provider of each model, as JSON.
+fn timings_report<'a>(g: &'a GenOptions, out: &Generated) -> Result<Option<(&'a Path, String)>> {
+    let Some(path) = &g.timings else { return Ok(None) };
+    let mut json = serde_json::to_value(&out.timings)?;
+    let providers: std::collections::BTreeMap<String, String> =
+        out.providers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    json["providers"] = serde_json::json!(providers);
+    Ok(Some((path.as_path(), serde_json::to_string_pretty(&json)?)))
+}
+
 pub fn generate(a: GenerateArgs) -> Result<()> {
+    check_outputs(&a.common, &a.out, &["png"])?;
     let sampler = SamplerKind::parse(&a.common.sampler)?;
     let device = Device::parse(&a.common.ep)?;
     if a.mask.is_some() && a.init.is_none() {
@@ -245,12 +260,12 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
     let rgba: Vec<u8> = result.rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
     let text = [("parameters".to_string(), req.a1111_parameters(&a.common.model, result.width, result.height))];
     let png = oekaki::io::png_text::encode_png_rgba8(result.width as u32, result.height as u32, &rgba, &text)?;
-    oekaki::io::atomic::write_atomic(&a.out, &png, false)
-        .with_context(|| format!("cannot write {}", a.out.display()))?;
-    finish(&a.common, &result)
+    report_providers(&result);
+    crate::outputs::write_with_report(timings_report(&a.common, &result)?, || crate::outputs::write(&a.out, &png))
 }
 
 pub fn edit(a: EditArgs) -> Result<()> {
+    check_outputs(&a.common, &a.out, &["ora", "png", "jpg", "jpeg", "webp"])?;
     let sampler = SamplerKind::parse(&a.common.sampler)?;
     let device = Device::parse(&a.common.ep)?;
     let mut doc =
@@ -286,8 +301,10 @@ pub fn edit(a: EditArgs) -> Result<()> {
     editor.apply(result.command)?;
     let mut doc = editor.doc;
     doc.selection = Selection::none();
-    oekaki::io::save_path(&doc, &a.out).with_context(|| format!("cannot write {}", a.out.display()))?;
-    finish(&a.common, &result.generated)
+    report_providers(&result.generated);
+    crate::outputs::write_with_report(timings_report(&a.common, &result.generated)?, || {
+        oekaki::io::save_path(&doc, &a.out).with_context(|| format!("cannot write {}", a.out.display()))
+    })
 }
 
 #[derive(Args, Debug)]
@@ -314,6 +331,7 @@ pub struct PreprocessArgs {
 }
 
 pub fn preprocess(a: PreprocessArgs) -> Result<()> {
+    crate::outputs::check(&a.out, &["png"])?;
     let kind = preprocess::Kind::parse(&a.kind)?;
     let input = open_rgb_over_white(&a.input)?;
     let (w, h) = (input.width, input.height);
@@ -321,7 +339,7 @@ pub fn preprocess(a: PreprocessArgs) -> Result<()> {
     let out = preprocess::run(kind, &input, &opts)?;
     let rgba: Vec<u8> = out.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
     let png = oekaki::io::png_text::encode_png_rgba8(w as u32, h as u32, &rgba, &[])?;
-    oekaki::io::atomic::write_atomic(&a.out, &png, false).with_context(|| format!("cannot write {}", a.out.display()))
+    crate::outputs::write(&a.out, &png)
 }
 
 /// An image file as RGB over white paper (transparent areas look as a drawing on a transparent layer does).

@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod generate;
+pub mod outputs;
 pub mod segment;
 pub mod studio;

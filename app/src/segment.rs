@@ -15,10 +15,10 @@ pub struct SegmentArgs {
     #[arg(long)]
     image: PathBuf,
     /// A click: X,Y in image pixels, optionally ,fg (default) or ,bg. Repeat for more points.
-    #[arg(long = "point")]
+    #[arg(long = "point", allow_hyphen_values = true)]
     points: Vec<String>,
     /// A box: X0,Y0,X1,Y1 in image pixels.
-    #[arg(long = "box")]
+    #[arg(long = "box", allow_hyphen_values = true)]
     bbox: Option<String>,
     /// Write SAM's three candidates as MASK-0.png, MASK-1.png, MASK-2.png and print their IoU scores.
     #[arg(long)]
@@ -64,12 +64,11 @@ fn numbered(out: &Path, i: usize) -> PathBuf {
     out.with_file_name(format!("{stem}-{i}.{ext}"))
 }
 
-fn write_mask(path: &Path, width: usize, height: usize, mask: Vec<u8>) -> Result<()> {
+fn mask_png(width: usize, height: usize, mask: Vec<u8>) -> Result<Vec<u8>> {
     let img = image::GrayImage::from_raw(width as u32, height as u32, mask).context("mask has the wrong size")?;
     let mut png = std::io::Cursor::new(Vec::new());
     img.write_to(&mut png, image::ImageFormat::Png)?;
-    oekaki::io::atomic::write_atomic(path, png.get_ref(), false)
-        .with_context(|| format!("cannot write {}", path.display()))
+    Ok(png.into_inner())
 }
 
 pub fn segment(a: SegmentArgs) -> Result<()> {
@@ -79,6 +78,11 @@ pub fn segment(a: SegmentArgs) -> Result<()> {
     };
     if prompt.is_empty() {
         bail!("give at least one --point or a --box");
+    }
+    let outs: Vec<PathBuf> =
+        if a.multimask { (0..3).map(|i| numbered(&a.out, i)).collect() } else { vec![a.out.clone()] };
+    for out in &outs {
+        crate::outputs::check(out, &["png"])?;
     }
     let image = crate::generate::open_rgb_over_white(&a.image)?;
     prompt.check(image.width, image.height)?;
@@ -92,14 +96,20 @@ pub fn segment(a: SegmentArgs) -> Result<()> {
                 a.model.display()
             );
         }
-        for i in 0..proposal.multimask {
-            let path = numbered(&a.out, i);
-            write_mask(&path, proposal.width, proposal.height, proposal.mask(i))?;
+        // every mask is encoded (and every path checked) before the first is written
+        let files = (0..proposal.multimask)
+            .map(|i| Ok((numbered(&a.out, i), mask_png(proposal.width, proposal.height, proposal.mask(i))?)))
+            .collect::<Result<Vec<_>>>()?;
+        for (path, _) in &files {
+            crate::outputs::check(path, &["png"])?;
+        }
+        for (i, (path, png)) in files.iter().enumerate() {
+            crate::outputs::write(path, png)?;
             println!("{}\tiou {:.4}", path.display(), proposal.scores[i]);
         }
         Ok(())
     } else {
-        write_mask(&a.out, proposal.width, proposal.height, proposal.mask(proposal.best))
+        crate::outputs::write(&a.out, &mask_png(proposal.width, proposal.height, proposal.mask(proposal.best))?)
     }
 }
 

@@ -219,6 +219,8 @@ fn segment_writes_sam_masks_and_scores_or_one_clear_error() {
         (vec!["--out", never], "at least one --point or a --box"),
         (vec!["--point", "400,10", "--out", never], "outside the 331×229 image"),
         (vec!["--point", "4,x", "--out", never], "numbers separated by commas"),
+        (vec!["--point", "-5,-5", "--out", never], "outside the 331×229 image"),
+        (vec!["--point", "4,4", "--out", &never.replace(".png", ".ora")], "the output must be a .png file"),
     ] {
         let e = one_line_error(&segment(&args));
         assert!(e.contains(says), "{e}");
@@ -229,4 +231,11 @@ fn segment_writes_sam_masks_and_scores_or_one_clear_error() {
     let e = one_line_error(&oekaki(&["segment", "--model", image, "--image", image, "--point", "4,4", "--out", never]));
     assert!(e.contains("is not a folder"), "{e}");
     assert!(!Path::new(never).exists());
+
+    // --multimask writes all of its masks or none: here the second name is taken by a folder
+    let all = dir.path().join("all.png");
+    std::fs::create_dir(dir.path().join("all-1.png")).unwrap();
+    let e = one_line_error(&segment(&["--box", "60,45,190,170", "--multimask", "--out", all.to_str().unwrap()]));
+    assert!(e.contains("all-1.png is a folder"), "{e}");
+    assert!(!dir.path().join("all-0.png").exists());
 }

@@ -163,7 +163,28 @@ fn bad_requests_fail_with_one_clear_line_and_write_nothing() {
         out_s,
     ]);
     assert!(one_line_error(&o).contains("no ControlNet-capable UNet"));
-    assert!(!out.exists(), "a failed job must not write its output");
+
+    // Numbers out of range (negative ones parse as numbers), runaway prompt weights, and outputs that cannot be
+    // written are refused up front.
+    assert!(with(&["--cfg", "nan"]).contains("CFG scale must be between 0 and 100 (got NaN)"));
+    assert!(with(&["--init", &init, "--strength", "-1"]).contains("strength must be between 0 and 1 (got -1)"));
+    let o = oekaki(&["generate", "--model", &model, "--prompt", "x", "--steps", "0", "--out", out_s]);
+    assert!(one_line_error(&o).contains("steps must be between 1 and 1000 (got 0)"));
+    let e = with(&["--control", &control, "--control-model", &cn, "--control-scale", "inf"]);
+    assert!(e.contains("ControlNet scale must be between 0 and 10"), "{e}");
+    let nested = format!("{}cat", "(".repeat(1000));
+    let e =
+        one_line_error(&oekaki(&["generate", "--model", &model, "--prompt", &nested, "--steps", "2", "--out", out_s]));
+    assert!(e.contains("prompt weight is too large"), "{e}");
+    let ora = dir.path().join("never.ora");
+    let o = oekaki(&["generate", "--model", &model, "--prompt", "x", "--out", ora.to_str().unwrap()]);
+    assert!(one_line_error(&o).contains("the output must be a .png file"));
+    assert!(with(&["--timings", out_s]).contains("the output must be a .json file"));
+    let nowhere = dir.path().join("no/such/folder/t.json");
+    assert!(with(&["--timings", nowhere.to_str().unwrap()]).contains("there is no folder"));
+    let o = oekaki(&["generate", "--model", &model, "--out", out_s]);
+    assert!(one_line_error(&o).contains("not provided: --prompt <PROMPT>"), "clap's message names what is missing");
+    assert!(!out.exists() && !ora.exists(), "a failed job must not write its output");
 }
 
 #[test]
@@ -216,6 +237,20 @@ fn edit_inpaint_adds_one_layer_and_keeps_the_rest() {
     assert!(one_line_error(&o).contains("must match"));
     let o = edit("inpaint", &["--prompt", "x", "--out", never_s]);
     assert!(one_line_error(&o).contains("needs a selection"));
+    let m = mask.to_str().unwrap();
+    let o = edit("inpaint", &["--mask", m, "--prompt", "x", "--feather", "nan", "--out", never_s]);
+    assert!(one_line_error(&o).contains("feather must be between 0 and 256 px"));
+    let o = edit("inpaint", &["--mask", m, "--prompt", "x", "--out", &never_s.replace(".ora", ".txt")]);
+    assert!(one_line_error(&o).contains("the output must be a .ora, .png, .jpg, .jpeg, .webp file"));
+    assert!(!never.exists());
+    // more padding than the canvas is the whole canvas (it used to overflow)
+    let huge = dir.path().join("huge.ora");
+    let o = edit(
+        "inpaint",
+        &["--mask", m, "--prompt", "x", "--steps", "2", "--padding", "4294967295", "--out", huge.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(info(&huge).contains("96×80, 2 layers"), "{}", info(&huge));
 
     // expand: the canvas grows on the chosen side and the new strip is painted into a new layer
     let wide = dir.path().join("wide.ora");

@@ -29,6 +29,9 @@ pub enum EditKind {
     Inpaint,
 }
 
+/// The widest feather the paste mask takes, in pixels (the studio's slider stops well below).
+pub const MAX_FEATHER: f32 = 256.0;
+
 /// How the region around the selection is prepared.
 #[derive(Debug, Clone, Copy)]
 pub struct EditOptions {
@@ -73,6 +76,9 @@ pub fn work_size(w: usize, h: usize, multiple: usize, area: usize) -> (usize, us
 pub fn plan(doc: &Document, kind: EditKind, opts: &EditOptions, multiple: usize) -> Result<Region, AiError> {
     let canvas = doc.bounds();
     let sel: &Selection = &doc.selection;
+    if !(0.0..=MAX_FEATHER).contains(&opts.feather) {
+        return Err(AiError::Input(format!("feather must be between 0 and {MAX_FEATHER} px (got {})", opts.feather)));
+    }
     if kind == EditKind::Inpaint && !sel.active {
         return Err(AiError::Input("inpainting needs a selection (or a mask)".into()));
     }
@@ -85,7 +91,8 @@ pub fn plan(doc: &Document, kind: EditKind, opts: &EditOptions, multiple: usize)
         }
         let context = match kind {
             EditKind::Generate => bounds,
-            _ => bounds.inflate(opts.padding as i32).intersect(&canvas),
+            // (more padding than the canvas is the whole canvas; the clamp keeps huge values from overflowing)
+            _ => bounds.inflate(opts.padding.min(canvas.width().max(canvas.height()) as u32) as i32).intersect(&canvas),
         };
         let model = GrayBuf::from_mask(&grown.mask, context);
         let paste = match kind {

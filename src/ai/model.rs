@@ -68,6 +68,9 @@ fn require(path: PathBuf) -> Result<PathBuf, AiError> {
 
 impl ModelFolder {
     pub fn open(dir: &Path) -> Result<Self, AiError> {
+        if !dir.exists() {
+            return Err(AiError::Model(format!("{} does not exist", dir.display())));
+        }
         if !dir.is_dir() {
             return Err(AiError::Model(format!("{} is not a folder", dir.display())));
         }

@@ -196,29 +196,15 @@ fn run_neural(kind: Kind, model: &mut Model, dir: &Path, img: &Pixels) -> Result
 
 /// Dark strokes (any channel below 127, as ControlNet's scribble demo thresholds) → 255, dilated by `radius`.
 fn scribble(img: &Pixels, radius: u32) -> Vec<u8> {
-    let (w, h) = (img.width, img.height);
-    let ink: Vec<bool> = img.data.chunks_exact(3).map(|p| p.iter().min().copied().unwrap_or(255) < 127).collect();
-    let r = radius as i64;
-    let mut out = vec![0u8; w * h];
-    for y in 0..h as i64 {
-        for x in 0..w as i64 {
-            let hit = (-r..=r).any(|dy| {
-                (-r..=r).any(|dx| {
-                    let (sx, sy) = (x + dx, y + dy);
-                    dx * dx + dy * dy <= r * r
-                        && sx >= 0
-                        && sy >= 0
-                        && sx < w as i64
-                        && sy < h as i64
-                        && ink[sy as usize * w + sx as usize]
-                })
-            });
-            if hit {
-                out[y as usize * w + x as usize] = 255;
-            }
+    // Every pixel within `radius` of a dark one (an exact Euclidean disk, in time independent of the radius).
+    let rect = crate::geom::Rect::from_xywh(0, 0, img.width as i32, img.height as i32);
+    let mut ink = crate::raster::GrayBuf::new(rect, 0);
+    for (o, p) in ink.data.iter_mut().zip(img.data.chunks_exact(3)) {
+        if p.iter().min().copied().unwrap_or(255) < 127 {
+            *o = 255;
         }
     }
-    out
+    crate::raster::morph::grow(&ink, radius, rect).data
 }
 
 /// `cv2.Canny(img, low, high)` on a 3-channel 8-bit image.
@@ -425,6 +411,33 @@ mod tests {
             0, 0, 0, 0, 0,
         ];
         assert_eq!(s, expected);
+    }
+
+    #[test]
+    fn scribble_is_the_disk_dilation_at_any_thickness() {
+        // scattered ink on a 23×17 picture, against the definition: within `r` of an ink pixel
+        let (w, h) = (23usize, 17usize);
+        let ink = |x: usize, y: usize| (x * 7 + y * 13).is_multiple_of(29);
+        let data = (0..w * h).flat_map(|i| if ink(i % w, i / w) { [0u8; 3] } else { [255u8; 3] }).collect();
+        let img = Pixels { width: w, height: h, data };
+        for r in [0u32, 1, 2, 3, 5] {
+            let got = gray(&run(Kind::Scribble, &img, &Options { thickness: r, ..Options::default() }).unwrap());
+            let r = r as i64;
+            let want: Vec<u8> = (0..w * h)
+                .map(|i| {
+                    let (x, y) = ((i % w) as i64, (i / w) as i64);
+                    let near = (0..w * h).any(|j| {
+                        let (sx, sy) = ((j % w) as i64, (j / w) as i64);
+                        ink(j % w, j / w) && (sx - x).pow(2) + (sy - y).pow(2) <= r * r
+                    });
+                    if near { 255 } else { 0 }
+                })
+                .collect();
+            assert_eq!(got, want, "radius {r}");
+        }
+        // absurd thickness: everything, at once
+        let all = run(Kind::Scribble, &img, &Options { thickness: u32::MAX, ..Options::default() }).unwrap();
+        assert!(gray(&all).iter().all(|&v| v == 255));
     }
 
     #[test]

@@ -264,7 +264,20 @@ pub fn environment() -> Result<&'static ort::environment::Environment, AiError> 
         })?;
         let builder =
             ort::init_from(&path).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;
-        builder.with_name("oekaki").with_telemetry(false).build().map_err(|e| format!("ONNX Runtime: {e}"))
+        // ONNX Runtime's own log goes to stderr in colour; every error it logs also comes back to us as a Result,
+        // so its log is shown only when asked for (OEKAKI_ORT_LOG=1), one plain line each.
+        let verbose = std::env::var_os("OEKAKI_ORT_LOG").is_some();
+        let logger: ort::logging::LoggerFunction = std::sync::Arc::new(move |level, _category, _id, _at, message| {
+            if verbose {
+                eprintln!("onnxruntime {level:?}: {message}");
+            }
+        });
+        builder
+            .with_name("oekaki")
+            .with_telemetry(false)
+            .with_logger(logger)
+            .build()
+            .map_err(|e| format!("ONNX Runtime: {e}"))
     })
     .as_ref()
     .map_err(|e| AiError::Runtime(e.clone()))

@@ -275,6 +275,11 @@ impl Engine {
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<Generated, AiError> {
         let start = Instant::now();
+        // A bad request is refused before any model loads (the folder's configs are enough to judge it).
+        match &self.loaded {
+            Some(l) if l.folder.dir == dir => check_request(&l.folder, req)?,
+            _ => check_request(&ModelFolder::open(dir)?, req)?,
+        };
         let loaded = self.load(dir, progress)?;
         let load = start.elapsed().as_secs_f64();
         let mut out = run(loaded, req, progress)?;
@@ -296,8 +301,19 @@ fn check_request(folder: &ModelFolder, req: &Request) -> Result<Mode, AiError> {
             )));
         }
     }
-    if !(0.0..=1.0).contains(&req.strength) {
-        return Err(AiError::Input(format!("strength must be between 0 and 1 (got {})", req.strength)));
+    if !(1..=super::scheduler::MAX_STEPS).contains(&req.steps) {
+        return Err(super::scheduler::SchedulerError::Steps(req.steps).into());
+    }
+    let ranges = [
+        ("strength", req.strength, 0.0, 1.0),
+        ("CFG scale", req.cfg, 0.0, 100.0),
+        ("image CFG scale", req.image_cfg, 0.0, 100.0),
+    ];
+    let controls = req.controls.iter().map(|c| ("ControlNet scale", c.scale, 0.0, 10.0));
+    for (what, value, lo, hi) in ranges.into_iter().chain(controls) {
+        if !(lo..=hi).contains(&value) {
+            return Err(AiError::Input(format!("{what} must be between {lo} and {hi} (got {value})")));
+        }
     }
     let mode = match (&req.init, &req.mask, folder.kind) {
         (None, None, UnetKind::Standard) => Mode::Txt2Img,

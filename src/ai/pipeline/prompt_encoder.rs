@@ -92,6 +92,9 @@ impl PromptEncoder<'_> {
     pub fn encode(&mut self, prompt: &str) -> Result<Conditioning, AiError> {
         let start = std::time::Instant::now();
         let chunks = chunk_prompt(self.tokenizer, &parse_attention(prompt))?;
+        if chunks.iter().flat_map(|c| &c.multipliers).any(|m| !m.is_finite()) {
+            return Err(AiError::Input("a prompt weight is too large (too many nested brackets)".into()));
+        }
         self.tokenize_time += start.elapsed();
         let skip = self.skip_output()?;
         let output = skip.clone().unwrap_or_else(|| "last_hidden_state".into());

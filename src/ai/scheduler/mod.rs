@@ -25,6 +25,9 @@ pub enum SchedulerError {
     Steps(usize),
 }
 
+/// The most sampling steps a job takes.
+pub const MAX_STEPS: usize = 1000;
+
 /// The samplers on offer, named as on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SamplerKind {
@@ -109,7 +112,7 @@ impl Scheduler {
         steps: usize,
         strength: Option<f32>,
     ) -> Result<Self, SchedulerError> {
-        if !(1..=1000).contains(&steps) {
+        if !(1..=MAX_STEPS).contains(&steps) {
             return Err(SchedulerError::Steps(steps));
         }
         let cfg = SchedulerConfig::resolve(file, kind)?;
