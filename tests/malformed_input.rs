@@ -51,6 +51,9 @@ fn zip_slip_names_are_refused() {
 fn absurd_sizes_are_refused() {
     let bytes = ora_with("<image w=\"100000\" h=\"100000\"><stack/></image>", &[]);
     assert!(matches!(ora::read(&bytes, Limits::default()), Err(IoError::TooLarge { .. })));
+    let bytes = ora_with("<image w=\"0\" h=\"nan\"><stack/></image>", &[]);
+    let e = ora::read(&bytes, Limits::default()).unwrap_err().to_string();
+    assert!(e.contains("no size"), "{e}");
     let big = png_bytes(300, 300);
     let small = Limits { max_side: 256, ..Limits::default() };
     let e = raster_file::open_image(&big, "x", small).unwrap_err();

@@ -120,7 +120,8 @@ pub fn info(path: &Path) -> Result<String> {
             out.push_str(&format!("{k}: {}\n", v.replace('\n', " ")));
         }
     }
-    Ok(out)
+    // Names and text chunks come from the file: never send its control characters (escapes) to the terminal.
+    Ok(out.chars().map(|c| if c.is_control() && c != '\n' { '\u{fffd}' } else { c }).collect())
 }
 
 fn describe(l: &Layer, depth: usize, out: &mut String) {

@@ -52,6 +52,17 @@ fn export_round_trip_keeps_pixels_and_parameters() {
 }
 
 #[test]
+fn info_never_prints_the_files_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("esc.png");
+    write_png(&png, Some("a cat\u{1b}[2J\u{7} in red\nSteps: 2"));
+    let o = oekaki(&["info", png.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains("prompt: a cat\u{fffd}[2J\u{fffd} in red"), "{text}");
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+}
+
+#[test]
 fn info_lists_layers() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("a.png");

@@ -407,7 +407,10 @@ fn parse_stack_xml(xml: &[u8]) -> Result<(u32, u32, Vec<Node>)> {
                         _ => {}
                     }
                 }
-                if w == 0 || h == 0 || w > MAX_CANVAS as u64 || h > MAX_CANVAS as u64 {
+                if w == 0 || h == 0 {
+                    return Err(IoError::Ora("stack.xml gives the image no size (w and h must be positive)".into()));
+                }
+                if w > MAX_CANVAS as u64 || h > MAX_CANVAS as u64 {
                     return Err(IoError::TooLarge { width: w, height: h, max: MAX_CANVAS });
                 }
                 size = Some((w as u32, h as u32));
