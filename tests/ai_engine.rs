@@ -24,6 +24,18 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of the tiny SD1.5 fixture at `dir/name`, to damage or rename.
+fn tiny_sd15_copy(dir: &Path, name: &str) -> PathBuf {
+    let model = dir.join(name);
+    copy_dir(&root().join("tests/fixtures/sd/tiny-sd15"), &model);
+    model
+}
+
+/// Why `ModelFolder::open` refuses `dir`.
+fn open_error(dir: &Path) -> String {
+    ModelFolder::open(dir).expect_err("the folder must be refused").to_string()
+}
+
 fn request() -> Request {
     Request { prompt: "a cat".into(), steps: 4, seed: 1, width: 64, height: 64, ..Request::default() }
 }
@@ -53,28 +65,26 @@ fn weights_outside_the_model_folder_are_refused() {
 #[test]
 fn incomplete_folders_name_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m");
-    copy_dir(&root().join("tests/fixtures/sd/tiny-sd15"), &model);
+    let model = tiny_sd15_copy(dir.path(), "m");
     std::fs::remove_file(model.join("unet/model.onnx")).unwrap();
-    let err = ModelFolder::open(&model).err().unwrap().to_string();
+    let err = open_error(&model);
     assert!(err.contains("unet") && err.contains("model.onnx") && err.contains("missing"), "{err}");
     std::fs::remove_file(model.join("scheduler/scheduler_config.json")).unwrap();
-    let err = ModelFolder::open(&model).err().unwrap().to_string();
+    let err = open_error(&model);
     assert!(err.contains("scheduler_config.json"), "{err}");
     std::fs::write(model.join("model_index.json"), "{ not json").unwrap();
-    let err = ModelFolder::open(&model).err().unwrap().to_string();
+    let err = open_error(&model);
     assert!(err.contains("model_index.json"), "{err}");
-    let err = ModelFolder::open(dir.path()).err().unwrap().to_string();
+    let err = open_error(dir.path());
     assert!(err.contains("model_index.json"), "{err}");
 }
 
 #[test]
 fn sdxl_folders_are_refused_by_name_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("animagine-xl");
-    copy_dir(&root().join("tests/fixtures/sd/tiny-sd15"), &model);
+    let model = tiny_sd15_copy(dir.path(), "animagine-xl");
     std::fs::create_dir(model.join("text_encoder_2")).unwrap();
-    let err = ModelFolder::open(&model).err().unwrap().to_string();
+    let err = open_error(&model);
     assert!(err.contains("SDXL model") && err.contains("not supported yet"), "{err}");
     std::fs::remove_dir(model.join("text_encoder_2")).unwrap();
     let index = std::fs::read_to_string(model.join("model_index.json")).unwrap();
@@ -83,7 +93,7 @@ fn sdxl_folders_are_refused_by_name_before_anything_runs() {
         index.replace("StableDiffusionPipeline", "StableDiffusionXLPipeline"),
     )
     .unwrap();
-    assert!(ModelFolder::open(&model).err().unwrap().to_string().contains("SDXL model"));
+    assert!(open_error(&model).contains("SDXL model"));
 }
 
 #[test]
@@ -142,8 +152,7 @@ fn progress_is_reported_and_cancelling_stops_within_a_step() {
 #[test]
 fn v_prediction_configs_run() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("v");
-    copy_dir(&root().join("tests/fixtures/sd/tiny-sd15"), &model);
+    let model = tiny_sd15_copy(dir.path(), "v");
     let cfg_path = model.join("scheduler/scheduler_config.json");
     let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
     cfg["prediction_type"] = "v_prediction".into();

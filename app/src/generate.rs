@@ -216,9 +216,9 @@ fn report_providers(out: &Generated) {
     }
 }
 
-/// Checks `--out` (one of `extensions`) and `--timings` before anything runs.
-fn check_outputs(g: &GenOptions, out: &Path, extensions: &[&str]) -> Result<()> {
-    crate::outputs::check(out, extensions)?;
+/// Checks `--out` (where it goes; its kind is the caller's) and `--timings` before anything runs.
+fn check_outputs(g: &GenOptions, out: &Path) -> Result<()> {
+    crate::outputs::check_place(out)?;
     if let Some(path) = &g.timings {
         crate::outputs::check(path, &["json"])?;
         if path == out {
@@ -239,7 +239,8 @@ fn timings_report<'a>(g: &'a GenOptions, out: &Generated) -> Result<Option<(&'a 
 }
 
 pub fn generate(a: GenerateArgs) -> Result<()> {
-    check_outputs(&a.common, &a.out, &["png"])?;
+    crate::outputs::check(&a.out, &["png"])?;
+    check_outputs(&a.common, &a.out)?;
     let sampler = SamplerKind::parse(&a.common.sampler)?;
     let device = Device::parse(&a.common.ep)?;
     if a.mask.is_some() && a.init.is_none() {
@@ -265,7 +266,8 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
 }
 
 pub fn edit(a: EditArgs) -> Result<()> {
-    check_outputs(&a.common, &a.out, &["ora", "png", "jpg", "jpeg", "webp"])?;
+    oekaki::io::raster_file::FileKind::from_path(&a.out)?; // a document format, as saving will need
+    check_outputs(&a.common, &a.out)?;
     let sampler = SamplerKind::parse(&a.common.sampler)?;
     let device = Device::parse(&a.common.ep)?;
     let mut doc =

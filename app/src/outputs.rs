@@ -13,6 +13,11 @@ pub fn check(path: &Path, extensions: &[&str]) -> Result<()> {
         let list = extensions.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(", ");
         bail!("{}: the output must be a {list} file", path.display());
     }
+    check_place(path)
+}
+
+/// `path` can be written: its folder exists and it is not a folder itself.
+pub fn check_place(path: &Path) -> Result<()> {
     if path.is_dir() {
         bail!("{} is a folder", path.display());
     }

@@ -220,51 +220,60 @@ impl Engine {
         self.device
     }
 
+    /// The sessions already loaded for `dir` on this engine's device, if any.
+    fn loaded_for(&self, dir: &Path) -> Option<&Loaded> {
+        self.loaded.as_ref().filter(|l| l.folder.dir == dir && l.device == self.device)
+    }
+
     /// Load (or reuse) the sessions of a model folder.
     pub fn load(&mut self, dir: &Path, progress: &mut dyn FnMut(&Progress) -> bool) -> Result<&mut Loaded, AiError> {
-        let reuse = self.loaded.as_ref().is_some_and(|l| l.folder.dir == dir && l.device == self.device);
-        if !reuse {
-            self.loaded = None;
-            let folder = ModelFolder::open(dir)?;
-            let tokenizer = ClipTokenizer::load(&folder.tokenizer)?;
-            let mut parts: Vec<(&'static str, PathBuf)> = vec![
-                ("text_encoder", folder.text_encoder.clone()),
-                ("unet", folder.unet.clone()),
-                ("vae_decoder", folder.vae_decoder.clone()),
-            ];
-            if let Some(enc) = &folder.vae_encoder {
-                parts.push(("vae_encoder", enc.clone()));
-            }
-            let count = parts.len();
-            let mut models = Vec::with_capacity(count);
-            for (index, (part, path)) in parts.into_iter().enumerate() {
-                if !progress(&Progress::Loading { part, index, count }) {
-                    return Err(AiError::Cancelled);
-                }
-                models.push(match part {
-                    "vae_encoder" => vae::load_encoder(&path, self.device)?,
-                    _ => Model::load(&path, self.device)?,
-                });
-            }
-            let vae_encoder = if count == 4 { models.pop() } else { None };
-            let vae_decoder = models.pop().ok_or_else(|| AiError::Model("vae_decoder failed to load".into()))?;
-            let unet = models.pop().ok_or_else(|| AiError::Model("unet failed to load".into()))?;
-            let text_encoder = models.pop().ok_or_else(|| AiError::Model("text_encoder failed to load".into()))?;
-            let final_norm = FinalNorm::load(&folder.text_encoder).ok();
-            self.loaded = Some(Loaded {
-                folder,
-                tokenizer,
-                text_encoder,
-                unet: Some(unet),
-                unet_takes_residuals: false,
-                vae_encoder,
-                vae_decoder,
-                final_norm,
-                device: self.device,
-                controlnets: Vec::new(),
-            });
+        if self.loaded_for(dir).is_none() {
+            self.load_opened(ModelFolder::open(dir)?, progress)?;
         }
         self.loaded.as_mut().ok_or_else(|| AiError::Model("no model loaded".into()))
+    }
+
+    /// Load the sessions of an opened model folder, replacing whatever was loaded.
+    fn load_opened(&mut self, folder: ModelFolder, progress: &mut dyn FnMut(&Progress) -> bool) -> Result<(), AiError> {
+        self.loaded = None;
+        let tokenizer = ClipTokenizer::load(&folder.tokenizer)?;
+        let mut parts: Vec<(&'static str, PathBuf)> = vec![
+            ("text_encoder", folder.text_encoder.clone()),
+            ("unet", folder.unet.clone()),
+            ("vae_decoder", folder.vae_decoder.clone()),
+        ];
+        if let Some(enc) = &folder.vae_encoder {
+            parts.push(("vae_encoder", enc.clone()));
+        }
+        let count = parts.len();
+        let mut models = Vec::with_capacity(count);
+        for (index, (part, path)) in parts.into_iter().enumerate() {
+            if !progress(&Progress::Loading { part, index, count }) {
+                return Err(AiError::Cancelled);
+            }
+            models.push(match part {
+                "vae_encoder" => vae::load_encoder(&path, self.device)?,
+                _ => Model::load(&path, self.device)?,
+            });
+        }
+        let vae_encoder = if count == 4 { models.pop() } else { None };
+        let vae_decoder = models.pop().ok_or_else(|| AiError::Model("vae_decoder failed to load".into()))?;
+        let unet = models.pop().ok_or_else(|| AiError::Model("unet failed to load".into()))?;
+        let text_encoder = models.pop().ok_or_else(|| AiError::Model("text_encoder failed to load".into()))?;
+        let final_norm = FinalNorm::load(&folder.text_encoder).ok();
+        self.loaded = Some(Loaded {
+            folder,
+            tokenizer,
+            text_encoder,
+            unet: Some(unet),
+            unet_takes_residuals: false,
+            vae_encoder,
+            vae_decoder,
+            final_norm,
+            device: self.device,
+            controlnets: Vec::new(),
+        });
+        Ok(())
     }
 
     /// Run one generation with the model in `dir`.
@@ -276,13 +285,18 @@ impl Engine {
     ) -> Result<Generated, AiError> {
         let start = Instant::now();
         // A bad request is refused before any model loads (the folder's configs are enough to judge it).
-        match &self.loaded {
-            Some(l) if l.folder.dir == dir => check_request(&l.folder, req)?,
-            _ => check_request(&ModelFolder::open(dir)?, req)?,
+        let mode = match self.loaded_for(dir) {
+            Some(l) => check_request(&l.folder, req)?,
+            None => {
+                let folder = ModelFolder::open(dir)?;
+                let mode = check_request(&folder, req)?;
+                self.load_opened(folder, progress)?;
+                mode
+            }
         };
-        let loaded = self.load(dir, progress)?;
+        let loaded = self.loaded.as_mut().ok_or_else(|| AiError::Model("no model loaded".into()))?;
         let load = start.elapsed().as_secs_f64();
-        let mut out = run(loaded, req, progress)?;
+        let mut out = run(loaded, req, mode, progress)?;
         out.timings.load = load;
         out.timings.total = start.elapsed().as_secs_f64();
         Ok(out)
@@ -400,10 +414,15 @@ fn guidance_embedding(cfg: f32, dim: usize) -> Vec<f32> {
     v
 }
 
-fn run(loaded: &mut Loaded, req: &Request, progress: &mut dyn FnMut(&Progress) -> bool) -> Result<Generated, AiError> {
+/// One generation on loaded sessions; `mode` is what `check_request` made of the request.
+fn run(
+    loaded: &mut Loaded,
+    req: &Request,
+    mode: Mode,
+    progress: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<Generated, AiError> {
     let start = Instant::now();
     let ort_before = loaded.ort_seconds();
-    let mode = check_request(&loaded.folder, req)?;
     // Switching between the plain and the ControlNet UNet reloads it: say so (and allow cancelling first).
     let wants_control = !req.controls.is_empty();
     let switching = loaded.unet_takes_residuals != wants_control;
